@@ -1,0 +1,1 @@
+"""Declarations only: the sources' columns, the canonical record, the published tables, codes."""

@@ -1,0 +1,1 @@
+"""Pure polars stages: normalise, block, compare, score, cluster, reconcile."""

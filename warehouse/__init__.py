@@ -1,0 +1,1 @@
+"""The DuckDB side and every byte in and out: inbox, state, publish, exports."""
