@@ -60,6 +60,7 @@ class QuarantineReason(StrEnum):
     NO_RECORD_ID = "no_record_id"
     NO_IDENTIFYING_FIELDS = "no_identifying_fields"
     FOOTER_ROW = "footer_row"
+    BLANK_ROW = "blank_row"  # every cell empty
 
 
 class RowFate(StrEnum):

@@ -30,6 +30,7 @@ QUARANTINE_REASON_LABELS: dict[QuarantineReason, str] = {
     QuarantineReason.NO_RECORD_ID: "缺少记录编号",
     QuarantineReason.NO_IDENTIFYING_FIELDS: "没有可识别婴儿的信息（姓名、身份证号、母亲信息、出生日期均缺）",
     QuarantineReason.FOOTER_ROW: "合计或表尾行",
+    QuarantineReason.BLANK_ROW: "空行",
 }
 
 ID_PROBLEM_LABELS: dict[IdProblem, str] = {

@@ -1,0 +1,41 @@
+# Needs only python3 and make. Every target builds .venv first from the pinned files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo
+DEMO_BIRTHS ?= 5000
+DEMO_SEED ?= 7
+
+.PHONY: setup demo test lint bench bench-ingest clean constraints
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(BIN)/birthrec generate --births $(DEMO_BIRTHS) --seed $(DEMO_SEED) --out $(DEMO) > /dev/null
+	$(BIN)/birthrec run --inbox $(DEMO)/inbox --warehouse $(DEMO)/warehouse.duckdb | tail -n 1 | $(BIN)/python -m flows.show_summary
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check flows transforms schemas warehouse tests benchmarks
+	$(BIN)/mypy
+
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/bench_ingest.py --births 1000000
+
+bench: bench-ingest
+
+# Re-pin the whole dependency tree after changing a pin in pyproject.toml.
+constraints:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^birthrec' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info

@@ -1,0 +1,85 @@
+"""The `birthrec` command line: run, generate.
+
+Prefect is configured (state folder, offline) before it is imported, so every import of
+the flow happens inside the commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from warehouse.state_paths import StatePaths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reconcile birth records across 计生, 卫生, 公安 and 民政.")
+
+
+def parse_as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"--as-of {value!r} is not a date like 2013-12-31") from error
+
+
+@app.command()
+def run(
+    inbox: Annotated[Path, typer.Option("--inbox", help="The inbox folder (CONTRACT.md)")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB file to publish")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines by this date")]
+    = None,
+) -> None:
+    """Ingest what is new in INBOX, link, and publish into WAREHOUSE."""
+    from flows.prefect_env import configure_prefect
+
+    warehouse = warehouse.resolve()
+    configure_prefect(StatePaths(warehouse).prefect_home)
+    from flows.nightly import nightly_reconciliation
+    from warehouse.errors import BirthrecError
+
+    as_of_date = parse_as_of(as_of)
+    if not inbox.is_dir():
+        print_summary({"status": "failed", "error": f"inbox {inbox} is not a folder"})
+        raise typer.Exit(2)
+    try:
+        summary = nightly_reconciliation(inbox.resolve(), warehouse, as_of_date)
+    except BirthrecError as error:
+        print_summary({"status": "failed", "error": str(error)})
+        raise typer.Exit(1) from error
+    except Exception as error:  # a bad run: the previous publish stays; say so and fail
+        print_summary({"status": "failed", "error": f"{type(error).__name__}: {error}"})
+        raise typer.Exit(1) from error
+    print_summary(dataclasses.asdict(summary))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder for inbox/ and truth/")],
+    births: Annotated[int, typer.Option("--births", help="Number of births")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed")] = 1,
+    dirt_scale: Annotated[float, typer.Option("--dirt-scale",
+                                              help="Multiply every dirt rate")] = 1.0,
+) -> None:
+    """Write a realistic demo inbox and its ground truth."""
+    from warehouse.demo_inbox import write_demo
+
+    summary = write_demo(out, births=births, seed=seed, dirt_scale=dirt_scale)
+    print_summary(dataclasses.asdict(summary))
+
+
+def print_summary(summary: dict[str, object]) -> None:
+    """The contract's last line on standard output: one line of JSON."""
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,173 @@
+"""Every published warehouse table: columns, DuckDB types, key, and what each holds.
+
+docs/tables.md is generated from this declaration and DuckDB COMMENTs are set from it, so a
+published column without a description here is a failing test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PublishedColumn:
+    name: str
+    sql_type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    name: str
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[PublishedColumn, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+C = PublishedColumn
+RUN_ID = C("run_id", "VARCHAR", "The run that published this row (see table run)")
+
+PERSON_SOURCE = PublishedTable(
+    "person_source",
+    "One row per source record in use (its latest version): which child it describes.",
+    ("source", "record_id"),
+    (
+        C("source", "VARCHAR", "Department code: jisheng, weisheng, gongan, minzheng"),
+        C("record_id", "VARCHAR", "The department's record id, as displayed, trimmed"),
+        C("person_id", "VARCHAR", "The reconciled child this record belongs to"),
+        C("match_probability", "DOUBLE",
+          "Probability of the link that placed the record with its child; 1 when alone"),
+        C("file", "VARCHAR", "Inbox-relative path of the file that delivered this version"),
+        C("row_number", "BIGINT", "Spreadsheet row of this version in that file (header = 1)"),
+        C("extract_date", "DATE", "Extract date of that file"),
+        C("township_code", "VARCHAR", "Township as this department records it, 9-digit code"),
+        C("sex", "TINYINT", "Sex as this department records it: 1 male, 2 female, null unknown"),
+        C("birth_date", "DATE", "Birth date as this department records it"),
+        C("birth_order", "TINYINT", "Birth order as this department records it (计生 only)"),
+        C("has_child_name", "BOOLEAN", "The record carries a real child name (not a placeholder)"),
+        C("child_id_pseudonym", "VARCHAR", "Keyed pseudonym of the child's ID number, if any"),
+        C("child_id_problem", "VARCHAR", "Problem with the child's ID number (codes in docs)"),
+        C("mother_pseudonym", "VARCHAR", "Keyed pseudonym of the mother's ID number, if valid"),
+        C("mother_id_problem", "VARCHAR", "Problem with the mother's ID number"),
+        C("event_type", "VARCHAR", "民政 event: infant_death, adoption, foundling"),
+        RUN_ID,
+    ),
+)
+
+PERSON = PublishedTable(
+    "person",
+    "One row per reconciled child.",
+    ("person_id",),
+    (
+        C("person_id", "VARCHAR", "Stable id of the reconciled child"),
+        C("sex", "TINYINT", "1 male, 2 female, null unknown (GB/T 2261.1)"),
+        C("birth_date", "DATE", "Reconciled birth date"),
+        C("township_code", "VARCHAR", "9-digit township code, null when unmapped"),
+        C("birth_order", "TINYINT", "1, 2, 3 (third or later), null unknown"),
+        C("record_count", "BIGINT", "Source records linked to this child"),
+        C("in_jisheng", "BOOLEAN", "计生 holds the child"),
+        C("in_weisheng", "BOOLEAN", "卫生 (birth certificate) holds the child"),
+        C("in_gongan", "BOOLEAN", "公安 (hukou) holds the child"),
+        C("in_minzheng", "BOOLEAN", "民政 recorded an event about the child"),
+        C("mother_pseudonym", "VARCHAR", "Keyed pseudonym of the mother's ID number"),
+        RUN_ID,
+    ),
+)
+
+DISCREPANCY = PublishedTable(
+    "discrepancy",
+    "One row per (person, kind, source) discrepancy found.",
+    ("discrepancy_id",),
+    (
+        C("discrepancy_id", "VARCHAR", "Stable id: the same case keeps it across runs"),
+        C("person_id", "VARCHAR", "The child involved, null where none is"),
+        C("kind", "VARCHAR", "Discrepancy kind code (table label_kind gives Chinese labels)"),
+        C("source", "VARCHAR", "The department at fault or missing"),
+        C("status", "VARCHAR", "open, explained (a 民政 event accounts for it), resolved"),
+        C("record_id", "VARCHAR", "The source record concerned, when there is one"),
+        C("detail", "VARCHAR", "The values that disagree, ID numbers masked"),
+        RUN_ID,
+    ),
+)
+
+SEX_RATIO = PublishedTable(
+    "sex_ratio",
+    "Sex ratio at birth by source, township, birth order and period, with 95% Wilson bounds.",
+    ("source", "township_code", "birth_order", "period"),
+    (
+        C("source", "VARCHAR", "Department code, or reconciled for the linked children"),
+        C("township_code", "VARCHAR", "9-digit code; null all townships; unknown unmapped"),
+        C("birth_order", "TINYINT", "1, 2, 3 (third or later); null all; 0 unknown"),
+        C("period", "VARCHAR", "all, a year 2013, a quarter 2013-Q2 or a month 2013-05"),
+        C("births", "BIGINT", "males + females"),
+        C("males", "BIGINT", "Boys"),
+        C("females", "BIGINT", "Girls"),
+        C("unknown_sex", "BIGINT", "Children of unknown sex, left out of births"),
+        C("ratio", "DOUBLE", "Males per 100 females; null when females is 0"),
+        C("ci_low", "DOUBLE", "Lower 95% bound of the ratio (Wilson interval on the boys' share)"),
+        C("ci_high", "DOUBLE", "Upper 95% bound; null when females is 0"),
+        RUN_ID,
+    ),
+)
+
+QUARANTINE = PublishedTable(
+    "quarantine",
+    "Every rejected file (row_number null) and rejected row, cumulative over runs.",
+    ("file", "row_number"),
+    (
+        C("source", "VARCHAR", "Department code of the folder, null when unknown"),
+        C("file", "VARCHAR", "Path relative to the inbox"),
+        C("row_number", "BIGINT", "Spreadsheet row (header = 1); null for a rejected file"),
+        C("reason", "VARCHAR", "Reason code (table label_reason gives Chinese labels)"),
+        C("detail", "VARCHAR", "What was wrong, values masked"),
+        C("first_run_id", "VARCHAR", "The run that first quarantined it"),
+        RUN_ID,
+    ),
+)
+
+RUN = PublishedTable(
+    "run",
+    "One row per published run: when, as of which date, counts in and out, code version.",
+    ("run_id",),
+    (
+        C("run_id", "VARCHAR", "Deterministic id: as-of date and a hash of everything ingested"),
+        C("as_of", "DATE", "Date deadlines are judged by"),
+        C("started_at", "TIMESTAMP", "Wall-clock start of the run that published"),
+        C("finished_at", "TIMESTAMP", "Wall-clock end of the publish"),
+        C("status", "VARCHAR", "published"),
+        C("files_ingested", "BIGINT", "Files ingested in all (cumulative)"),
+        C("files_rejected", "BIGINT", "Files rejected whole (cumulative)"),
+        C("rows_read", "BIGINT", "Rows read from ingested files (cumulative)"),
+        C("rows_in_use", "BIGINT", "Source records in use"),
+        C("rows_superseded", "BIGINT", "Earlier versions replaced by later ones"),
+        C("rows_quarantined", "BIGINT", "Rows quarantined"),
+        C("persons", "BIGINT", "Reconciled children"),
+        C("discrepancies", "BIGINT", "Rows of table discrepancy"),
+        C("code_version", "VARCHAR", "birthrec version that published"),
+        C("schema_version", "BIGINT", "Version of these published tables"),
+    ),
+)
+
+LABEL = (
+    C("code", "VARCHAR", "The code as it appears in other tables"),
+    C("label", "VARCHAR", "Chinese label for reports"),
+    RUN_ID,
+)
+LABEL_SOURCE = PublishedTable("label_source", "Department codes and their Chinese names.",
+                              ("code",), LABEL)
+LABEL_KIND = PublishedTable("label_kind", "Discrepancy kind codes and their Chinese labels.",
+                            ("code",), LABEL)
+LABEL_REASON = PublishedTable("label_reason", "Quarantine reason codes and Chinese labels.",
+                              ("code",), LABEL)
+LABEL_TOWNSHIP = PublishedTable("label_township", "Township codes and official names.",
+                                ("code",), LABEL)
+
+PUBLISHED_SCHEMA_VERSION = 1
+PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
+    PERSON_SOURCE, PERSON, DISCREPANCY, SEX_RATIO, QUARANTINE, RUN,
+    LABEL_SOURCE, LABEL_KIND, LABEL_REASON, LABEL_TOWNSHIP,
+)

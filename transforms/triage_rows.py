@@ -1,0 +1,66 @@
+"""Triage normalised rows: which can be used, and why the others go to quarantine.
+
+A row is unusable when it is blank, a total/footer line, has no record id, or holds
+nothing that could identify a child (CONTRACT.md section 2).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.canonical import CELL_TYPE_SUFFIX, STAGED_META
+from schemas.codes import QuarantineReason
+
+# Footer and total lines that exports append below the data.
+FOOTER_PATTERN = (
+    r"^(合计|总计|小计|共计|制表|填报|审核|负责人|统计|备注|注[:：])|^共\s*\d+\s*[条行人例]"
+)
+IDENTIFYING_COLUMNS = (
+    "child_name", "child_id_number_raw", "mother_name", "mother_id_number_raw", "birth_date",
+)
+
+
+def is_footer_row() -> pl.Expr:
+    """A total or footer line: its record id cell reads like 合计 / 共 123 条 / 制表人."""
+    return pl.col("record_id").str.contains(FOOTER_PATTERN).fill_null(False)
+
+
+def has_identifying_fields() -> pl.Expr:
+    """Something that could identify a child; a damaged ID number still counts as something."""
+    return pl.any_horizontal(pl.col(c).is_not_null() for c in IDENTIFYING_COLUMNS)
+
+
+def source_cell_columns(staged: pl.DataFrame) -> list[str]:
+    """The staged frame's columns that came from the file's cells."""
+    return [c for c in staged.columns
+            if c not in STAGED_META and not c.endswith(CELL_TYPE_SUFFIX)]
+
+
+def quarantine_reasons(is_blank: pl.Expr) -> pl.Expr:
+    """The first reason a row cannot be used, or null when it can."""
+    return (
+        pl.when(is_blank).then(pl.lit(QuarantineReason.BLANK_ROW.value))
+        .when(is_footer_row()).then(pl.lit(QuarantineReason.FOOTER_ROW.value))
+        .when(pl.col("record_id").is_null()).then(pl.lit(QuarantineReason.NO_RECORD_ID.value))
+        .when(~has_identifying_fields())
+        .then(pl.lit(QuarantineReason.NO_IDENTIFYING_FIELDS.value))
+        .otherwise(None)
+    )
+
+
+def triage_rows(
+    staged: pl.DataFrame, records: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split normalised records into (usable, quarantined); quarantined rows get a `reason`.
+
+    `staged` and `records` are the same rows before and after normalisation, in the same
+    order, so a blank row is judged on what was read, not on what cleaning left.
+    """
+    cells = source_cell_columns(staged)
+    is_blank = staged.select(
+        pl.all_horizontal(pl.col(c).is_null() for c in cells).alias("is_blank")
+    ).get_column("is_blank")
+    judged = records.with_columns(quarantine_reasons(pl.lit(is_blank)).alias("reason"))
+    usable = judged.filter(pl.col("reason").is_null()).drop("reason")
+    quarantined = judged.filter(pl.col("reason").is_not_null())
+    return usable, quarantined

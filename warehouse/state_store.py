@@ -1,0 +1,148 @@
+"""The restricted state kept between nights: file manifest, record versions, quarantined rows.
+
+SQL is built by pure *_sql() functions and run by the functions beside them, which take the
+connection. Everything here holds raw values and lives only under FILE.state/restricted/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.canonical import CANONICAL
+
+STATE_SCHEMA_VERSION = 1
+# Latest version wins: later extract date, then n, then name, then a later delivery of the
+# same name, then the last row of the file.
+RECORD_ORDER = (
+    "extract_date DESC, file_seq DESC, file DESC, ingest_order DESC, row_number DESC"
+)
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """DuckDB's name for a polars dtype used in the canonical record."""
+    names = {
+        pl.String(): "VARCHAR", pl.Date(): "DATE", pl.Int8(): "TINYINT", pl.Int64(): "BIGINT",
+        pl.Boolean(): "BOOLEAN", pl.Float64(): "DOUBLE",
+    }
+    return names[dtype]
+
+
+def create_state_sql() -> list[str]:
+    """DDL of the state database; idempotent."""
+    record_columns = ",\n  ".join(f"{name} {duckdb_type(t)}" for name, t in CANONICAL.items())
+    return [
+        """CREATE TABLE IF NOT EXISTS files (
+  content_hash VARCHAR PRIMARY KEY, file VARCHAR NOT NULL, source VARCHAR,
+  extract_date DATE, file_seq BIGINT, size_bytes BIGINT, status VARCHAR NOT NULL,
+  reason VARCHAR, detail VARCHAR, rows_read BIGINT, run_id VARCHAR NOT NULL,
+  seen_at TIMESTAMP NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS file_names (
+  content_hash VARCHAR NOT NULL, file VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+  PRIMARY KEY (content_hash, file))""",
+        f"""CREATE TABLE IF NOT EXISTS record_versions (
+  {record_columns},
+  child_id_pseudonym VARCHAR, mother_pseudonym VARCHAR, father_pseudonym VARCHAR,
+  ingest_order BIGINT NOT NULL, ingest_run_id VARCHAR NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS quarantine_rows (
+  source VARCHAR, file VARCHAR NOT NULL, file_hash VARCHAR, row_number BIGINT,
+  reason VARCHAR NOT NULL,
+  detail VARCHAR, record_id VARCHAR, raw_values VARCHAR, run_id VARCHAR NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS runs (
+  run_id VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+  status VARCHAR NOT NULL, as_of DATE, summary VARCHAR, code_version VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS published_runs (
+  run_id VARCHAR PRIMARY KEY, as_of DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
+  status VARCHAR, files_ingested BIGINT, files_rejected BIGINT, rows_read BIGINT,
+  rows_in_use BIGINT, rows_superseded BIGINT, rows_quarantined BIGINT, persons BIGINT,
+  discrepancies BIGINT, code_version VARCHAR, schema_version BIGINT)""",
+        """CREATE TABLE IF NOT EXISTS publishes (
+  run_id VARCHAR PRIMARY KEY, content_key VARCHAR NOT NULL, published_at TIMESTAMP NOT NULL)""",
+        """CREATE OR REPLACE VIEW records_in_use AS
+  SELECT * EXCLUDE (version_rank) FROM (
+    SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY """
+        + RECORD_ORDER
+        + """) AS version_rank
+    FROM record_versions) WHERE version_rank = 1""",
+    ]
+
+
+def open_state(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open (and create if new) the state database."""
+    connection = duckdb.connect(str(path))
+    for statement in create_state_sql():
+        connection.execute(statement)
+    return connection
+
+
+def known_hashes(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    """Content hashes already ingested or rejected: those bytes change nothing again."""
+    rows = connection.execute("SELECT content_hash FROM files").fetchall()
+    return {row[0] for row in rows}
+
+
+def next_ingest_order(connection: duckdb.DuckDBPyConnection) -> int:
+    """Files are numbered in the order they were stored; it breaks ties between versions."""
+    row = connection.execute("SELECT coalesce(max(ingest_order), 0) + 1 FROM files").fetchall()
+    return int(row[0][0])
+
+
+def insert_frame(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    extra_columns_sql: str = "",
+) -> None:
+    """Append a frame by column name, plus computed columns; the caller holds the transaction."""
+    if frame.height == 0:
+        return
+    connection.register("incoming_frame", frame)
+    extra = f", {extra_columns_sql}" if extra_columns_sql else ""
+    try:
+        connection.execute(f"INSERT INTO {table} BY NAME SELECT *{extra} FROM incoming_frame")
+    except duckdb.Error as error:
+        raise RuntimeError(f"insert into {table} failed: {error}") from error
+    finally:
+        connection.unregister("incoming_frame")
+
+
+def file_count_check_sql() -> str:
+    """Per ingested file: rows read vs rows in use + superseded + quarantined."""
+    return """
+WITH versions AS (
+  SELECT v.file_hash, count(*) AS stored,
+         count(*) FILTER (WHERE u.record_id IS NOT NULL) AS in_use
+  FROM record_versions v
+  LEFT JOIN records_in_use u
+    ON u.source = v.source AND u.record_id = v.record_id AND u.file = v.file
+   AND u.file_hash = v.file_hash AND u.row_number = v.row_number
+  GROUP BY v.file_hash),
+quarantined AS (
+  SELECT file_hash, count(*) AS quarantined FROM quarantine_rows
+  WHERE row_number IS NOT NULL GROUP BY file_hash)
+SELECT f.file, f.rows_read,
+       coalesce(v.in_use, 0) AS in_use,
+       coalesce(v.stored, 0) - coalesce(v.in_use, 0) AS superseded,
+       coalesce(q.quarantined, 0) AS quarantined
+FROM files f
+LEFT JOIN versions v ON v.file_hash = f.content_hash
+LEFT JOIN quarantined q ON q.file_hash = f.content_hash
+WHERE f.status = 'ingested'
+ORDER BY f.file"""
+
+
+def file_row_counts(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Counts per ingested file; the run fails when any file's do not add up."""
+    return connection.sql(file_count_check_sql()).pl()
+
+
+def record_published_run(connection: duckdb.DuckDBPyConnection, run_row: dict[str, object]) -> None:
+    """Keep the published run's row; the `run` table shows every publish so far."""
+    columns = ", ".join(run_row)
+    marks = ", ".join("?" for _ in run_row)
+    connection.execute(
+        f"INSERT OR REPLACE INTO published_runs ({columns}) VALUES ({marks})",
+        list(run_row.values()),
+    )
