@@ -57,10 +57,16 @@ def decode_csv_bytes(data: bytes, encoding: str, file: str) -> str:
         return data.decode(codec)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
+        other = "utf-8" if encoding != "utf-8" else "gb18030"
+        try:
+            data.decode("utf-8-sig" if other == "utf-8" else other)
+            hint = f" (it reads as {other})"
+        except UnicodeDecodeError:
+            hint = ""
         raise BadEncodingError(
             file,
-            f"not valid {encoding} at byte {error.start} (line {line}) — file quarantined; "
-            f"export it again as {encoding}",
+            f"not valid {encoding} at byte {error.start} (line {line}){hint} — "
+            f"file quarantined; export it again as {encoding}",
         ) from error
 
 
@@ -75,12 +81,32 @@ def read_csv_cells(path: Path, spec: SourceSpec, file: str) -> pl.DataFrame:
             infer_schema=False,
             has_header=True,
             truncate_ragged_lines=True,
-            missing_utf8_is_empty_string=False,
         )
     except pl.exceptions.PolarsError as error:
         raise BadFileError(file, f"cannot be parsed as CSV ({error}) — file quarantined") from error
-    mapping = match_headers(raw.columns, spec, file)
+    try:
+        mapping = match_headers(raw.columns, spec, file)
+    except MissingColumnsError:
+        raise_if_other_encoding(path.read_bytes(), spec, file)
+        raise
     return raw.select([pl.col(h).alias(n) for h, n in mapping.items()])
+
+
+def raise_if_other_encoding(data: bytes, spec: SourceSpec, file: str) -> None:
+    """UTF-8 bytes often decode as GB18030 without error, as mojibake; say what really happened."""
+    other = "utf-8" if spec.csv_encoding != "utf-8" else "gb18030"
+    try:
+        header_line = data.decode("utf-8-sig" if other == "utf-8" else other).splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        return
+    headers = [h.strip().strip('"') for h in header_line.split(",")]
+    try:
+        match_headers(headers, spec, file)
+    except MissingColumnsError:
+        return
+    raise BadEncodingError(
+        file, f"the file is {other}, not {spec.csv_encoding} — file quarantined; "
+        f"export it again as {spec.csv_encoding}")
 
 
 def read_spreadsheet_cells(path: Path, spec: SourceSpec, file: str) -> pl.DataFrame:
@@ -121,18 +147,12 @@ def read_source_file(inbox_file: InboxFile, spec: SourceSpec) -> pl.DataFrame:
     else:
         cells = read_csv_cells(inbox_file.path, spec, file)
     cells = cells.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
-    meta = pl.DataFrame(
-        {
-            "source": [inbox_file.source],
-            "file": [file],
-            "file_hash": [inbox_file.content_hash],
-            "extract_date": [inbox_file.extract_date],
-            "file_seq": [inbox_file.file_seq],
-        },
-        schema={k: STAGED_META[k] for k in STAGED_META if k != "row_number"},
-    )
-    return cells.with_row_index("row_number", offset=2).with_columns(
-        pl.col("row_number").cast(pl.Int64)
-    ).join(meta, how="cross").select(
-        list(STAGED_META), *[c for c in cells.columns]
+    return cells.with_row_index("row_number", offset=2).select(
+        pl.lit(inbox_file.source, dtype=pl.String).alias("source"),
+        pl.lit(file, dtype=pl.String).alias("file"),
+        pl.lit(inbox_file.content_hash, dtype=pl.String).alias("file_hash"),
+        pl.lit(inbox_file.extract_date, dtype=pl.Date).alias("extract_date"),
+        pl.lit(inbox_file.file_seq, dtype=pl.Int64).alias("file_seq"),
+        pl.col("row_number").cast(pl.Int64),
+        *cells.columns,
     )
