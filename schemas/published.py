@@ -40,7 +40,7 @@ PERSON_SOURCE = PublishedTable(
         C("record_id", "VARCHAR", "The department's record id, as displayed, trimmed"),
         C("person_id", "VARCHAR", "The reconciled child this record belongs to"),
         C("match_probability", "DOUBLE",
-          "Probability of the link that placed the record with its child; 1 when alone"),
+          "Probability of the link that placed the record with its child; null when alone"),
         C("file", "VARCHAR", "Inbox-relative path of the file that delivered this version"),
         C("row_number", "BIGINT", "Spreadsheet row of this version in that file (header = 1)"),
         C("extract_date", "DATE", "Extract date of that file"),
@@ -124,7 +124,6 @@ QUARANTINE = PublishedTable(
         C("row_number", "BIGINT", "Spreadsheet row (header = 1); null for a rejected file"),
         C("reason", "VARCHAR", "Reason code (table label_reason gives Chinese labels)"),
         C("detail", "VARCHAR", "What was wrong, values masked"),
-        C("first_run_id", "VARCHAR", "The run that first quarantined it"),
         RUN_ID,
     ),
 )

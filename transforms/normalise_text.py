@@ -60,19 +60,101 @@ def is_blank_like(expr: pl.Expr, extra: Sequence[str] = ()) -> pl.Expr:
     return (text.is_null() | text.is_in(values)).fill_null(True)
 
 
-def map_unique(
+def on_distinct_values(
+    frame: pl.DataFrame, column: str, derive: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType
+) -> pl.Expr:
+    """`derive` over `column`, computed once per distinct value, as an expression over `frame`.
+
+    For columns with few distinct values (sex, birth order, villages): the derivation runs on
+    a handful of values and a hash lookup maps every row. Null stays null.
+
+    >>> frame = pl.DataFrame({"sex": ["男", "男", None]})
+    >>> shouted = on_distinct_values(frame, "sex", lambda e: e + "!", pl.String())
+    >>> frame.select(shouted).to_series().to_list()
+    ['男!', '男!', None]
+    """
+    distinct = frame.get_column(column).cast(pl.String).drop_nulls().unique()
+    derived = pl.select(derive(pl.lit(distinct)).cast(dtype)).to_series()
+    return (
+        pl.col(column)
+        .cast(pl.String)
+        .replace_strict(distinct, derived, default=None, return_dtype=dtype)
+        .alias(column)
+    )
+
+
+def on_unusual_values(
     frame: pl.DataFrame,
-    keys: Sequence[str],
-    derive: Callable[[pl.DataFrame], pl.DataFrame],
+    column: str,
+    plain_pattern: str,
+    plain: Callable[[pl.Expr], pl.Expr],
+    derive: Callable[[pl.Expr], pl.Expr],
+) -> pl.Expr:
+    """`plain` for values matching `plain_pattern`, `derive` (once per distinct value) for the rest.
+
+    For columns of mostly distinct but mostly clean values (certificate numbers): the costly
+    cleaning (NFKC, blank tests) runs on the few values that need it. Null stays null.
+
+    >>> frame = pl.DataFrame({"cert": ["p4508", "ｐ４５０８", None]})
+    >>> upper = on_unusual_values(frame, "cert", r"^[a-z0-9]+$", lambda e: e.str.to_uppercase(),
+    ...                           lambda e: nfkc_trimmed(e).str.to_uppercase())
+    >>> frame.select(upper).to_series().to_list()
+    ['P4508', 'P4508', None]
+    """
+    raw = pl.col(column).cast(pl.String)
+    is_plain = raw.str.contains(plain_pattern).fill_null(False)
+    unusual = frame.select(raw).filter(~is_plain).to_series().drop_nulls().unique()
+    derived = pl.select(derive(pl.lit(unusual)).cast(pl.String)).to_series()
+    return (
+        pl.when(is_plain)
+        .then(plain(raw))
+        .otherwise(raw.replace_strict(unusual, derived, default=None, return_dtype=pl.String))
+        .alias(column)
+    )
+
+
+# Below this share of distinct values, per-column hash lookups beat a join back (measured).
+LOOKUP_DISTINCT_SHARE = 0.25
+
+
+def map_unique(
+    frame: pl.DataFrame, key: str, derive: Callable[[pl.DataFrame], pl.DataFrame]
 ) -> pl.DataFrame:
-    """Run `derive` on the distinct values of `keys` only, then join its new columns back.
+    """Run `derive` on the distinct values of column `key` only, then map its new columns back.
 
     Department columns repeat values heavily (dates, names, townships), so an expensive
     derivation (regexes, pinyin, fuzzy matching) runs once per distinct value.
-    `derive` gets a frame of the distinct key rows and returns it with columns added.
+    `derive` gets a one-column frame of the distinct values (null included) and returns it
+    with columns added; those columns are added to `frame`, row order kept.
+
+    >>> frame = pl.DataFrame({"name": ["a", "b", "a", None]})
+    >>> upper = lambda d: d.with_columns(upper=pl.col("name").str.to_uppercase())
+    >>> map_unique(frame, "name", upper).to_dict(as_series=False)
+    {'name': ['a', 'b', 'a', None], 'upper': ['A', 'B', 'A', None]}
     """
-    distinct = frame.select(keys).unique()
+    distinct = frame.select(pl.col(key).unique())
     derived = derive(distinct)
-    return frame.join(
-        derived, on=list(keys), how="left", nulls_equal=True, maintain_order="left"
+    added = [c for c in derived.columns if c != key]
+    known = derived.filter(pl.col(key).is_not_null())
+    for_null = derived.filter(pl.col(key).is_null())
+    values: dict[str, pl.Series | pl.Expr]
+    if distinct.height > LOOKUP_DISTINCT_SHARE * frame.height:
+        # Join the key column alone (joining a wide frame gathers every column), and leave
+        # null keys out of the join (a join on many null keys is slow).
+        mapped = frame.select(key).join(known, on=key, how="left", maintain_order="left")
+        values = {c: mapped.get_column(c) for c in added}
+    else:
+        values = {
+            c: pl.col(key).replace_strict(
+                known.get_column(key), known.get_column(c), default=None,
+                return_dtype=derived[c].dtype,
+            )
+            for c in added
+        }
+    return frame.with_columns(
+        pl.when(pl.col(key).is_null())
+        .then(pl.lit(for_null.get_column(c).first(), dtype=derived[c].dtype))
+        .otherwise(values[c])
+        .alias(c)
+        for c in added
     )

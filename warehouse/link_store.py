@@ -16,7 +16,7 @@ def assign_singleton_persons_sql(key: bytes) -> str:
     person = pseudonym_sql("source || ':' || record_id", key, PSEUDONYM_PREFIXES["person"])
     return f"""
 CREATE OR REPLACE TABLE record_person AS
-SELECT source, record_id, {person} AS person_id, 1.0::DOUBLE AS match_probability
+SELECT source, record_id, {person} AS person_id, NULL::DOUBLE AS match_probability
 FROM records_in_use"""
 
 

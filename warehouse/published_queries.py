@@ -7,6 +7,7 @@ only pseudonyms computed at ingest with the key.
 from __future__ import annotations
 
 from schemas.codes import IdProblem
+from schemas.labels import QUARANTINE_REASON_LABELS
 
 VALID_ID_PROBLEMS = f"(NULL, '{IdProblem.UPGRADED_15.value}')"
 # Which department's value a reconciled child takes first, field by field (survivorship):
@@ -59,10 +60,18 @@ FROM records_in_use r JOIN record_person p USING (source, record_id)
 GROUP BY p.person_id"""
 
 
+def reason_label_sql() -> str:
+    """CASE mapping a quarantine reason code to its Chinese label."""
+    cases = " ".join(f"WHEN '{code.value}' THEN '{label}'"
+                     for code, label in QUARANTINE_REASON_LABELS.items())
+    return f"CASE reason {cases} END"
+
+
 def quarantine_sql(run_id: str) -> str:
     return f"""
 SELECT DISTINCT ON (file, file_hash, row_number, reason)
-       source, file, row_number, reason, detail, '{run_id}' AS run_id
+       source, file, row_number, reason, coalesce(detail, {reason_label_sql()}) AS detail,
+       '{run_id}' AS run_id
 FROM quarantine_rows
 ORDER BY file, row_number NULLS FIRST, reason"""
 

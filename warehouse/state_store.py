@@ -37,7 +37,8 @@ def create_state_sql() -> list[str]:
         """CREATE TABLE IF NOT EXISTS files (
   content_hash VARCHAR PRIMARY KEY, file VARCHAR NOT NULL, source VARCHAR,
   extract_date DATE, file_seq BIGINT, size_bytes BIGINT, status VARCHAR NOT NULL,
-  reason VARCHAR, detail VARCHAR, rows_read BIGINT, run_id VARCHAR NOT NULL,
+  reason VARCHAR, detail VARCHAR, rows_read BIGINT, ingest_order BIGINT,
+  run_id VARCHAR NOT NULL,
   seen_at TIMESTAMP NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS file_names (
   content_hash VARCHAR NOT NULL, file VARCHAR NOT NULL, run_id VARCHAR NOT NULL,

@@ -1,0 +1,131 @@
+"""Benchmark: ingest + normalise + load of a generated inbox, and the whole nightly run.
+
+    python benchmarks/bench_ingest.py --births 1000000 [--seed 11] [--keep]
+
+Generates the inbox once (cached under benchmarks/out/), then, in a fresh child process
+per measurement, times ingest+normalise+load per source format (no Prefect) and the full
+`birthrec run`, and prints wall time, rows/s and peak memory (max RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+
+
+def generate(births: int, seed: int) -> Path:
+    target = OUT / f"gen-{births}-{seed}"
+    if not (target / "inbox").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "flows.cli", "generate", "--births", str(births),
+                        "--seed", str(seed), "--out", str(target)], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        print(f"generated {births:,} births in {time.perf_counter() - started:.1f} s")
+    size = sum(p.stat().st_size for p in (target / "inbox").rglob("*") if p.is_file())
+    print(f"inbox: {target / 'inbox'} ({size / 1e6:.0f} MB)")
+    return target
+
+
+def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
+    """Ingest, normalise and load every file into a fresh state (runs in a child process)."""
+    from datetime import datetime
+
+    from warehouse.ingest import stage_file, store_staged_file
+    from warehouse.inbox_files import list_inbox
+    from warehouse.read_reference import read_divisions
+    from warehouse.state_paths import StatePaths, load_pseudonym_key
+    from warehouse.state_store import open_state
+
+    paths = StatePaths(work / "bench.duckdb").create()
+    key = load_pseudonym_key(paths)
+    started = time.perf_counter()
+    divisions, _ = read_divisions(inbox)
+    accepted, _ = list_inbox(inbox)
+    listed = time.perf_counter()
+    per_source: dict[str, dict[str, float]] = {}
+    stage_seconds = store_seconds = 0.0
+    seen: set[str] = set()
+    with open_state(paths.state_db) as connection:
+        for inbox_file in accepted:
+            if inbox_file.content_hash in seen:
+                continue
+            seen.add(inbox_file.content_hash)
+            t0 = time.perf_counter()
+            try:
+                staged = stage_file(inbox_file, divisions)
+            except Exception:  # rejected files are part of the data set; skip them here
+                continue
+            t1 = time.perf_counter()
+            store_staged_file(connection, staged, paths.archive, "bench", datetime.now(), key)
+            t2 = time.perf_counter()
+            stage_seconds += t1 - t0
+            store_seconds += t2 - t1
+            entry = per_source.setdefault(
+                f"{inbox_file.source}{inbox_file.extension}", {"rows": 0, "seconds": 0.0})
+            entry["rows"] += staged.rows_read
+            entry["seconds"] += t2 - t0
+    total = time.perf_counter() - started
+    return {
+        "total_seconds": round(total, 2),
+        "list_and_hash_seconds": round(listed - started, 2),
+        "read_normalise_seconds": round(stage_seconds, 2),
+        "load_seconds": round(store_seconds, 2),
+        "per_source": {k: {"rows": int(v["rows"]), "seconds": round(v["seconds"], 2),
+                           "rows_per_second": int(v["rows"] / v["seconds"])}
+                       for k, v in per_source.items()},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
+def measure_run(inbox: Path, work: Path) -> dict[str, object]:
+    warehouse = work / "run" / "warehouse.duckdb"
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("birthrec")), "run", "--inbox", str(inbox),
+         "--warehouse", str(warehouse)], capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"wall_seconds": round(seconds, 2), "status": summary.get("status"),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--births", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--child", choices=["ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "ingest":
+        print(json.dumps(measure_ingest(Path(args.work) / "inbox", Path(args.work) / "state")))
+        return
+    target = generate(args.births, args.seed)
+    work = OUT / f"work-{args.births}-{args.seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "state").mkdir(parents=True)
+    (work / "inbox").symlink_to(target / "inbox")
+    child = subprocess.run([sys.executable, __file__, "--child", "ingest", "--work", str(work)],
+                           capture_output=True, text=True, cwd=ROOT, check=True)
+    ingest = json.loads(child.stdout.strip().splitlines()[-1])
+    print("ingest + normalise + load (no Prefect):")
+    print(json.dumps(ingest, indent=2))
+    run = measure_run(target / "inbox", work)
+    print("whole nightly run (birthrec run, Prefect temporary server included):")
+    print(json.dumps(run, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
