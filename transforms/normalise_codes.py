@@ -114,7 +114,12 @@ def birth_cert_number(expr: pl.Expr) -> pl.Expr:
     >>> pl.select(birth_cert_number(pl.lit(" ｐ４５０８ 12345"))).item()
     'P450812345'
     """
-    text = nfkc_trimmed(expr).str.to_uppercase().str.replace_all(r"[\s\-_'\"]", "")
+    text = (
+        nfkc_trimmed(expr)
+        .str.to_uppercase()
+        .str.replace_all(r"[\s\-_'\"]", "")
+        .str.normalize("NFKC")  # again: a removed space can join a letter and its accent
+    )
     return pl.when(~is_blank_like(expr) & (text != "")).then(text)
 
 

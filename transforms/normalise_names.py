@@ -59,8 +59,8 @@ _TWIN_MARK = r"[0-9一二三四甲乙丙大小AaBb]*"
 _CHILD_WORDS = "男婴|女婴|婴儿|新生儿|男孩|女孩|宝宝|女儿|儿子|男|女|子|儿|婴|孩|宝"
 _CHILD_WORD = f"(?:{_CHILD_WORDS})"
 _PLACEHOLDER_PATTERNS: tuple[str, ...] = (
-    # <anything>之子, 之女, 之长子, 之次女, 之男婴 ...
-    r"之[长次大小一二三四老幺]?" + _CHILD_WORD + _TWIN_MARK + "$",
+    # <anything>之子, 之女, 之长子, 之次女, 之男婴 ... (not 之宝: 王之宝 is a name)
+    r"之[长次大小一二三四老幺]?(?:子|女|儿|婴|孩|男婴|女婴|婴儿|男孩|女孩|宝宝)" + _TWIN_MARK + "$",
     # <anything>男婴, 张女婴, 大男婴, 新生儿, 女孩2 ...
     r"(?:男婴|女婴|婴儿|新生儿|男孩|女孩|宝宝)" + _TWIN_MARK + "$",
     # no name at all: 无名婴, 未取名之子 ...
@@ -254,12 +254,15 @@ def _cleaned_names_with_pinyin(
 
 def _cleaned_mother_names(records: pl.DataFrame, mother_name_column: str) -> pl.Expr:
     """The mother's cleaned name: the column itself when normalise_names already ran on it."""
-    mother = pl.col(mother_name_column).cast(pl.String)
     if f"{mother_name_column}_raw" in records.columns:
-        return mother
-    mothers = records.get_column(mother_name_column).cast(pl.String).drop_nulls().unique()
-    cleaned_mothers = pl.select(cleaned_name(pl.lit(mothers))).to_series()
-    return mother.replace_strict(mothers, cleaned_mothers, default=None, return_dtype=pl.String)
+        return pl.col(mother_name_column).cast(pl.String)
+    mothers = records.select(pl.col(mother_name_column).cast(pl.String))
+    cleaned = map_unique(
+        mothers,
+        mother_name_column,
+        lambda d: d.with_columns(cleaned_name(pl.col(mother_name_column)).alias("__mother")),
+    )
+    return pl.lit(cleaned.get_column("__mother"))
 
 
 def normalise_names(

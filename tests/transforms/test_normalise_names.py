@@ -143,6 +143,8 @@ def test_pinyin_computed_per_distinct_name_matches_per_row() -> None:
         pytest.param("王子", None, False, id="王子 is a name"),
         pytest.param("张丽丽", "张丽", False, id="mother's name plus a character"),
         pytest.param("李孩子", None, False, id="孩子 not a placeholder word on its own"),
+        pytest.param("王之宝", None, False, id="之宝 is a name"),
+        pytest.param("王之涣", None, False, id="之 inside a real name"),
     ],
 )
 def test_placeholders(child: str | None, mother: str | None, is_placeholder: bool) -> None:

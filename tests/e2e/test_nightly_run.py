@@ -1,0 +1,152 @@
+"""End to end: `birthrec run` on a generated inbox, twice, and the published tables checked
+like dbt tests (keys unique, codes in their enums, counts adding up)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from schemas.codes import QuarantineReason, Source
+from schemas.published import PUBLISHED_TABLES
+from transforms.normalise_ids import is_id_number_check_digit_valid
+from warehouse.state_paths import StatePaths
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def run_cli(inbox: Path, warehouse: Path) -> dict[str, object]:
+    result = CliRunner().invoke(app, ["run", "--inbox", str(inbox), "--warehouse",
+                                      str(warehouse)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def published(warehouse: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        return {t.name: reader.sql(f"SELECT * FROM {t.name}").pl() for t in PUBLISHED_TABLES}
+
+
+@pytest.fixture(scope="module")
+def first_run(generated: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[Path, dict[str, object], dict[str, pl.DataFrame]]:
+    warehouse = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    summary = run_cli(generated / "inbox", warehouse)
+    return warehouse, summary, published(warehouse)
+
+
+def test_first_run_publishes(first_run: tuple[Path, dict[str, object],
+                                              dict[str, pl.DataFrame]]) -> None:
+    _, summary, tables = first_run
+    assert summary["status"] == "published"
+    assert tables["person_source"].height == summary["rows_in_use"]
+    for name, frame in tables.items():
+        if name == "run":  # the run log: one row per publish so far
+            assert summary["run_id"] in frame.get_column("run_id").to_list()
+        elif frame.height:
+            assert frame.get_column("run_id").unique().to_list() == [summary["run_id"]], name
+
+
+def test_every_latest_record_is_in_use_or_quarantined(
+    generated: Path, first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, _, tables = first_run
+    truth = pl.read_csv(generated / "truth" / "records.csv", infer_schema=False)
+    files = pl.read_csv(generated / "truth" / "files.csv", infer_schema=False)
+    rejected = files.filter(pl.col("fate") != "ingest").get_column("file")
+    expected = truth.filter((pl.col("is_unusable") == "false")
+                            & ~pl.col("file").is_in(rejected.implode()))
+    in_use = tables["person_source"].select("source", "record_id")
+    missing = expected.join(in_use, on=["source", "record_id"], how="anti")
+    assert missing.height == 0, missing.head(10)
+    unusable = truth.filter(pl.col("is_unusable") == "true").select(
+        "file", pl.col("row_number").cast(pl.Int64))
+    quarantined = tables["quarantine"].select("file", "row_number")
+    assert unusable.join(quarantined, on=["file", "row_number"], how="anti").height == 0
+
+
+def test_rejected_file_is_quarantined_whole_with_its_columns_named(
+    generated: Path, first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, summary, tables = first_run
+    files = pl.read_csv(generated / "truth" / "files.csv", infer_schema=False)
+    for file in files.filter(pl.col("fate") == "reject_missing_columns").get_column("file"):
+        row = tables["quarantine"].filter((pl.col("file") == file)
+                                          & pl.col("row_number").is_null())
+        assert row.get_column("reason").to_list() == [QuarantineReason.MISSING_COLUMNS.value]
+        assert "missing required column" in row.get_column("detail")[0]
+        assert file in summary["rejected_files"]  # type: ignore[operator]
+
+
+def test_published_keys_are_unique_and_codes_known(
+    first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, _, tables = first_run
+    for table in PUBLISHED_TABLES:
+        frame = tables[table.name]
+        assert frame.select(table.key).is_duplicated().sum() == 0, table.name
+        assert frame.height == frame.unique().height, table.name
+    assert set(tables["person_source"]["source"]) <= {s.value for s in Source}
+    assert set(tables["quarantine"]["reason"]) <= {r.value for r in QuarantineReason}
+    assert set(tables["person"]["sex"].drop_nulls()) <= {1, 2}
+    sex_ratio = tables["sex_ratio"]
+    assert (sex_ratio["births"] == sex_ratio["males"] + sex_ratio["females"]).all()
+
+
+def test_no_published_value_is_an_id_number(
+    first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, _, tables = first_run
+    for name, frame in tables.items():
+        for column in frame.select(pl.col(pl.String)).columns:
+            if column == "record_id":
+                continue
+            text = frame.get_column(column).drop_nulls()
+            leaks = text.filter(pl.select(is_id_number_check_digit_valid(pl.lit(text))
+                                          ).to_series())
+            assert leaks.len() == 0, f"{name}.{column} holds ID numbers"
+
+
+def test_second_run_changes_nothing(
+    generated: Path, first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    warehouse, summary, tables = first_run
+    again = run_cli(generated / "inbox", warehouse)
+    assert again["status"] == "unchanged"
+    assert again["run_id"] == summary["run_id"]
+    after = published(warehouse)
+    for name, frame in tables.items():
+        assert after[name].equals(frame), name
+
+
+def test_same_bytes_under_another_name_change_nothing(
+    generated: Path, first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]],
+    tmp_path: Path,
+) -> None:
+    warehouse, summary, _ = first_run
+    inbox = tmp_path / "inbox"
+    shutil.copytree(generated / "inbox", inbox)
+    original = sorted((inbox / "weisheng").glob("*.csv"))[0]
+    shutil.copy(original, original.with_name("weisheng_20991231.csv"))
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, copy)
+    shutil.copytree(StatePaths(warehouse).root, StatePaths(copy).root)
+    again = run_cli(inbox, copy)
+    assert again["status"] == "unchanged"
+    assert again["run_id"] == summary["run_id"]
+
+
+def test_state_keeps_raw_values_out_of_the_published_file(
+    first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    warehouse, _, _ = first_run
+    paths = StatePaths(warehouse)
+    assert paths.restricted.stat().st_mode & 0o077 == 0
+    assert paths.key_file.stat().st_mode & 0o077 == 0
+    assert any(paths.archive.iterdir())
