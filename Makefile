@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/birthrec run --inbox $(DEMO)/inbox --warehouse $(DEMO)/warehouse.duckdb | tail -n 1 | $(BIN)/python -m flows.show_summary
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows transforms schemas warehouse tests benchmarks
