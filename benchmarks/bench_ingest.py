@@ -40,8 +40,8 @@ def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
     """Ingest, normalise and load every file into a fresh state (runs in a child process)."""
     from datetime import datetime
 
-    from warehouse.ingest import stage_file, store_staged_file
     from warehouse.inbox_files import list_inbox
+    from warehouse.ingest import stage_file, store_staged_file
     from warehouse.read_reference import read_divisions
     from warehouse.state_paths import StatePaths, load_pseudonym_key
     from warehouse.state_store import open_state

@@ -30,7 +30,6 @@ from warehouse.ingest import (
 from warehouse.link_store import assign_singleton_persons
 from warehouse.publish import publish_tables
 from warehouse.published_frames import label_frames, sex_ratio_frame
-from warehouse.state_store import record_published_run
 from warehouse.read_reference import read_divisions
 from warehouse.run_state import (
     CODE_VERSION,
@@ -44,7 +43,7 @@ from warehouse.run_state import (
     run_lock,
 )
 from warehouse.state_paths import StatePaths, load_pseudonym_key
-from warehouse.state_store import file_row_counts, known_hashes, open_state
+from warehouse.state_store import file_row_counts, known_hashes, open_state, record_published_run
 
 
 @dataclass

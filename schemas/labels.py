@@ -28,7 +28,9 @@ QUARANTINE_REASON_LABELS: dict[QuarantineReason, str] = {
     QuarantineReason.MISSING_COLUMNS: "缺少必填列",
     QuarantineReason.EMPTY_FILE: "文件没有表头",
     QuarantineReason.NO_RECORD_ID: "缺少记录编号",
-    QuarantineReason.NO_IDENTIFYING_FIELDS: "没有可识别婴儿的信息（姓名、身份证号、母亲信息、出生日期均缺）",
+    QuarantineReason.NO_IDENTIFYING_FIELDS: (
+        "没有可识别婴儿的信息（姓名、身份证号、母亲信息、出生日期均缺）"
+    ),
     QuarantineReason.FOOTER_ROW: "合计或表尾行",
     QuarantineReason.BLANK_ROW: "空行",
 }

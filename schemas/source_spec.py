@@ -1,4 +1,4 @@
-"""The shape of a source declaration: which headers a department's file carries and what they mean."""
+"""The shape of a source declaration: a department file's headers and what they mean."""
 
 from __future__ import annotations
 

@@ -40,7 +40,9 @@ def _both(column: str) -> pl.Expr:
     return _l(column).is_not_null() & _r(column).is_not_null()
 
 
-def edit_distances(pairs: pl.DataFrame, column: str, scorer: object, mask: pl.Series) -> pl.Series:
+def edit_distances(
+    pairs: pl.DataFrame, column: str, scorer: Callable[..., int], mask: pl.Series
+) -> pl.Series:
     """rapidfuzz distances of the two sides, computed only where `mask` holds (else null)."""
     chosen = pairs.select(_l(column), _r(column)).filter(mask)
     distances = pl.Series(dtype=pl.Int64)
@@ -48,7 +50,7 @@ def edit_distances(pairs: pl.DataFrame, column: str, scorer: object, mask: pl.Se
         distances = pl.Series(
             cpdist(chosen.get_column(f"{column}_l").to_list(),
                    chosen.get_column(f"{column}_r").to_list(),
-                   scorer=scorer, workers=-1),  # type: ignore[call-overload]
+                   scorer=scorer, workers=-1),
             dtype=pl.Int64,
         )
     full = pl.Series([None] * pairs.height, dtype=pl.Int64)

@@ -30,7 +30,9 @@ SEX_RATIO_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def wilson_bounds(males: pl.Expr, births: pl.Expr, z: float = WILSON_Z_95) -> tuple[pl.Expr, pl.Expr]:
+def wilson_bounds(
+    males: pl.Expr, births: pl.Expr, z: float = WILSON_Z_95
+) -> tuple[pl.Expr, pl.Expr]:
     """Wilson score interval on the share of boys, as (low, high) shares.
 
     >>> frame = pl.DataFrame({"m": [50], "n": [100]})

@@ -112,7 +112,8 @@ def estimate_m(
         table = np.log(np.append(np.asarray(u[c.name]), 1.0))  # index -1 -> log 1 = 0
         log_u += table[matrix[:, i]]
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    while iterations < max_iterations:
+        iterations += 1
         log_m = np.zeros(matrix.shape[0])
         for i, c in enumerate(comparisons):
             table = np.log(np.append(np.maximum(m[c.name], PROBABILITY_FLOOR), 1.0))

@@ -13,7 +13,6 @@ below is a named constant; `dirt_scale` multiplies the dirt and discrepancy rate
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta

@@ -89,15 +89,15 @@ def manifest_frame(
     seen_at: datetime,
 ) -> pl.DataFrame:
     """One row of the file manifest."""
-    accepted = isinstance(inbox_file, InboxFile)
+    accepted = inbox_file if isinstance(inbox_file, InboxFile) else None
     return pl.DataFrame(
         {
             "content_hash": [inbox_file.content_hash],
             "file": [inbox_file.relative],
             "source": [inbox_file.source],
-            "extract_date": [inbox_file.extract_date if accepted else None],
-            "file_seq": [inbox_file.file_seq if accepted else None],
-            "size_bytes": [inbox_file.size_bytes if accepted else None],
+            "extract_date": [accepted.extract_date if accepted else None],
+            "file_seq": [accepted.file_seq if accepted else None],
+            "size_bytes": [accepted.size_bytes if accepted else None],
             "status": [status],
             "reason": [reason],
             "detail": [detail],

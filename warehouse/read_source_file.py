@@ -13,7 +13,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from schemas.canonical import CELL_NUMBER, CELL_TEXT, CELL_TYPE_SUFFIX, STAGED_META
+from schemas.canonical import CELL_NUMBER, CELL_TEXT, CELL_TYPE_SUFFIX
 from schemas.source_spec import SourceSpec, ValueKind
 from warehouse.errors import (
     BadEncodingError,

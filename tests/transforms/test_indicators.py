@@ -14,7 +14,10 @@ SCHEMA = {"source": pl.String, "sex": pl.Int8, "township_code": pl.String,
           "birth_order": pl.Int8, "birth_date": pl.Date}
 
 
-def children(rows: list[tuple[str, int | None, str | None, int | None, date | None]]) -> pl.DataFrame:
+Row = tuple[str, int | None, str | None, int | None, date | None]
+
+
+def children(rows: list[Row]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
@@ -55,7 +58,9 @@ def test_children_without_birth_date_count_only_in_all() -> None:
                           st.sampled_from([1, 2, 3, None]),
                           st.dates(date(2012, 1, 1), date(2014, 12, 31)) | st.none()),
                 min_size=1, max_size=60))
-def test_cells_are_consistent(rows: list[tuple[int | None, str | None, int | None, date | None]]) -> None:
+def test_cells_are_consistent(
+    rows: list[tuple[int | None, str | None, int | None, date | None]],
+) -> None:
     cells = sex_ratio_cells(children([("gongan", *r) for r in rows]))
     assert (cells["births"] == cells["males"] + cells["females"]).all()
     assert (cells["births"] > 0).all()
