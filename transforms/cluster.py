@@ -56,7 +56,7 @@ class Edge:
 
     rec_l: int
     rec_r: int
-    probability: float
+    strength: float  # the match weight: probabilities saturate at 1.0, weights do not
     is_duplicate: bool  # a same-source pair accepted as one child registered twice
     is_forced: bool  # an officer's must-link: obeyed whatever the constraints
 
@@ -67,6 +67,7 @@ def greedy_clusters(
     edges: list[Edge],
     cannot: set[tuple[int, int]],
     max_size: int,
+    officers_cannot: frozenset[tuple[int, int]] = frozenset(),
 ) -> dict[int, int]:
     """Merge forced links, then strongest links first unless a constraint forbids it.
 
@@ -77,18 +78,26 @@ def greedy_clusters(
     duplicates = {(e.rec_l, e.rec_r) for e in edges if e.is_duplicate}
     duplicates |= {(b, a) for a, b in duplicates}
 
+    def waived(x: int, y: int, merged: list[int]) -> bool:
+        """A second registration disagrees where its copy agrees: that is its discrepancy."""
+        return any((x, z) in duplicates and (z, y) not in cannot and (y, z) not in cannot
+                   for z in merged)
+
     def allowed(left: list[int], right: list[int]) -> bool:
         if len(left) + len(right) > max_size:
             return False
+        merged = left + right
         for x in left:
             for y in right:
-                if (x, y) in cannot or (y, x) in cannot:
+                if ((x, y) in cannot or (y, x) in cannot) and not (
+                        (x, y) not in officers_cannot and (y, x) not in officers_cannot
+                        and (waived(x, y, merged) or waived(y, x, merged))):
                     return False
                 if source_of[x] == source_of[y] and (x, y) not in duplicates:
                     return False
         return True
 
-    ordered = sorted(edges, key=lambda e: (not e.is_forced, -e.probability, e.rec_l, e.rec_r))
+    ordered = sorted(edges, key=lambda e: (not e.is_forced, -e.strength, e.rec_l, e.rec_r))
     for edge in ordered:
         ca, cb = cluster_of[edge.rec_l], cluster_of[edge.rec_r]
         if ca == cb or not (edge.is_forced or allowed(members_of[ca], members_of[cb])):
@@ -109,15 +118,16 @@ def cluster_records(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Assign every record a cluster; returns (clusters, components that hit the size bound).
 
-    `records`: rec, source. `scored`: rec_l, rec_r, match_probability, is_duplicate_candidate
-    (a same-source pair strong enough to be one child registered twice). `must_link` /
+    `records`: rec, source. `scored`: rec_l, rec_r, match_probability, match_weight,
+    is_duplicate_candidate (a same-source pair strong enough to be one child registered
+    twice) and is_contradiction (evidence of two different children). `must_link` /
     `cannot_link`: rec_l, rec_r from officers' decisions.
     """
     source = records.select("rec", "source")
     edges = scored.filter(pl.col("match_probability") >= settings.link_threshold).join(
         source.rename({"rec": "rec_l", "source": "source_l"}), on="rec_l").join(
         source.rename({"rec": "rec_r", "source": "source_r"}), on="rec_r").select(
-        "rec_l", "rec_r", "match_probability",
+        "rec_l", "rec_r", pl.col("match_weight").alias("strength"),
         ((pl.col("source_l") == pl.col("source_r"))
          & pl.col("is_duplicate_candidate")
          & (pl.col("match_probability") >= settings.duplicate_threshold)).alias("is_duplicate"),
@@ -127,7 +137,7 @@ def cluster_records(
     edges = edges.filter(~pl.col("same_source") | pl.col("is_duplicate"))
     if must_link is not None and must_link.height:
         edges = pl.concat([edges, must_link.select(
-            "rec_l", "rec_r", pl.lit(1.0).alias("match_probability"),
+            "rec_l", "rec_r", pl.lit(float("inf")).alias("strength"),
             pl.lit(True).alias("is_duplicate"), pl.lit(False).alias("same_source"),
             pl.lit(True).alias("forced"))], how="vertical_relaxed")
     labels = connected_components(records.get_column("rec"), edges)
@@ -135,10 +145,17 @@ def cluster_records(
         pl.len().alias("size"),
         (pl.col("source").len() - pl.col("source").n_unique()).alias("repeated_sources"),
     )
-    cannot = set()
+    # Pairs whose evidence says "two different children" (a different certificate, child ID
+    # or real name) may not end up together through other links, nor may officers' cannot-links.
+    contradicted = scored.filter(pl.col("is_contradiction") & ~pl.col("is_duplicate_candidate")
+                                 ).select("rec_l", "rec_r")
     if cannot_link is not None and cannot_link.height:
-        cannot = {(int(a), int(b)) for a, b in cannot_link.select("rec_l", "rec_r").iter_rows()}
-        cannot_components = cannot_link.join(
+        contradicted = pl.concat([contradicted, cannot_link.select("rec_l", "rec_r")])
+    cannot = {(int(a), int(b)) for a, b in contradicted.iter_rows()}
+    officers_cannot = frozenset() if cannot_link is None else frozenset(
+        (int(a), int(b)) for a, b in cannot_link.select("rec_l", "rec_r").iter_rows())
+    if contradicted.height:
+        cannot_components = contradicted.join(
             labels.rename({"rec": "rec_l", "label": "label_l"}), on="rec_l").join(
             labels.rename({"rec": "rec_r", "label": "label_r"}), on="rec_r").filter(
             pl.col("label_l") == pl.col("label_r")).get_column("label_l")
@@ -161,7 +178,7 @@ def cluster_records(
         edges_of: dict[int, list[Edge]] = {}
         for label, a, b, p, dup, forced in edges.join(
                 hard.rename({"rec": "rec_l"}), on="rec_l").select(
-                "label", "rec_l", "rec_r", "match_probability", "is_duplicate",
+                "label", "rec_l", "rec_r", "strength", "is_duplicate",
                 "forced").iter_rows():
             edges_of.setdefault(label, []).append(Edge(a, b, p, dup, forced))
         members_of: dict[int, list[int]] = {}
@@ -169,7 +186,7 @@ def cluster_records(
             members_of.setdefault(label, []).append(rec)
         for label, members in members_of.items():
             assigned = greedy_clusters(members, source_of, edges_of.get(label, []), cannot,
-                                       settings.max_cluster_size)
+                                       settings.max_cluster_size, officers_cannot)
             resolved.extend(assigned.items())
     clusters = pl.concat([
         clean.rename({"label": "cluster"}),

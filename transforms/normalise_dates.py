@@ -17,6 +17,8 @@ DATE_YEAR_RANGE = (1900, 2100)
 BLANK_DATE_VALUES = ("0000-00-00", "00000000", "0000-00-00 00:00:00", "0000/00/00")
 # An optional time of day after the date: 14:32, 14:32:05.123, T14:32, 14时32分05秒.
 _TIME = r"(?:[\sT]*[0-9]{1,2}[:时点][0-9]{1,2}(?:[:分][0-9]{1,2}(?:\.[0-9]+)?秒?)?分?)?"
+# A trailing time of day (" 14:32:05", "T14:32", "日14时32分"); group 1 keeps a 日.
+TIME_OF_DAY_PATTERN = r"(?:[\sT]+|(日))[0-9]{1,2}[:：时点][0-9:：.时分秒点]*$"
 # 2013-05-04, 2013/5/4, 2013.5.4, 2013年5月4日, each with an optional time.
 SEPARATED_DATE_PATTERN = (
     r"^([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?" + _TIME + r"\s*$"
@@ -135,11 +137,13 @@ def normalise_dates(
     raw_column = f"{column}_raw"
     records = frame.rename({column: raw_column}).with_columns(pl.col(raw_column).cast(pl.String))
     raw = pl.col(raw_column)
-    key = raw
+    # Times of day are dropped anyway; without them a birth-time column has a few thousand
+    # distinct values instead of hundreds of thousands.
+    key = raw.str.replace(TIME_OF_DAY_PATTERN, "${1}")
     if cell_type_column is not None and cell_type_column in frame.columns:
         # Only a number cell reads differently (any number is an Excel serial): mark it.
         is_number_cell = (pl.col(cell_type_column) == CELL_NUMBER).fill_null(False)
-        key = pl.when(is_number_cell).then(NUMBER_CELL_MARK + raw).otherwise(raw)
+        key = pl.when(is_number_cell).then(NUMBER_CELL_MARK + raw).otherwise(key)
     records = map_unique(
         records.with_columns(key.alias("__key")),
         "__key",

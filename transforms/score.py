@@ -19,6 +19,7 @@ U_SAMPLE_PAIRS = 2_000_000
 EM_MAX_ITERATIONS = 40
 EM_TOLERANCE = 1e-5
 PROBABILITY_FLOOR = 1e-9
+M_FLOOR = 0.002
 # Names whose exact agreement is weighed by their frequency, and the top level that means it.
 TF_ADJUSTED = ("mother_name", "child_name")
 
@@ -87,6 +88,13 @@ def estimate_u(
     }
 
 
+def floored(shares: np.ndarray, floor: float = M_FLOOR) -> np.ndarray:
+    """Keep every level possible among matches: data entry errors happen in every field, so
+    no single disagreement may veto a link (EM on clean data drives some m to zero)."""
+    raised = np.maximum(shares, floor)
+    return raised / raised.sum()
+
+
 def initial_m(comparisons: tuple[Comparison, ...]) -> dict[str, tuple[float, ...]]:
     """A start for EM: matches mostly agree at the top level."""
     m = {}
@@ -120,7 +128,7 @@ def estimate_m(
             log_m += table[matrix[:, i]]
         odds = np.log(prior) - np.log1p(-prior) + log_m - log_u
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -500, 500)))
-        new_m = {c.name: level_frequencies(matrix, i, c.level_count, posterior)
+        new_m = {c.name: floored(level_frequencies(matrix, i, c.level_count, posterior))
                  for i, c in enumerate(comparisons)}
         new_prior = float(np.clip(posterior.mean(), 1e-6, 1 - 1e-6))
         change = max([abs(new_prior - prior)]

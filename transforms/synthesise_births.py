@@ -461,21 +461,28 @@ def zipf_weights(count: int) -> list[float]:
 # ---------------------------------------------------------------------------------------------
 # Small value builders
 # ---------------------------------------------------------------------------------------------
-def id_number_check_digit(body17: pl.Expr) -> pl.Expr:
-    """GB 11643-1999 check character of the first 17 digits."""
+def id_number_check_digit(body: str) -> pl.Expr:
+    """GB 11643-1999 check character of the 17 digits in column `body` (a materialised column:
+    it is read 17 times)."""
+    number = pl.col(body).cast(pl.Int64)
     total = sum(
-        (body17.str.slice(i, 1).cast(pl.Int64) * w for i, w in enumerate(ID_CHECK_WEIGHTS)),
+        ((number // 10 ** (16 - i)) % 10 * weight for i, weight in enumerate(ID_CHECK_WEIGHTS)),
         pl.lit(0, dtype=pl.Int64),
     )
     return pl.lit(pl.Series(list(ID_CHECK_CHARS))).gather(total % 11)
 
 
-def id_number(region: pl.Expr, birth_date: pl.Expr, sequence: pl.Expr) -> pl.Expr:
-    """An 18-character ID number: region, birth date, 3-digit sequence, check character."""
-    body = pl.concat_str(
-        region, birth_date.dt.strftime("%Y%m%d"), sequence.cast(pl.String).str.zfill(3)
-    )
-    return pl.concat_str(body, id_number_check_digit(body))
+def with_id_number(frame: pl.DataFrame, body: pl.Expr, out: str) -> pl.DataFrame:
+    """Column `out`: the 17-digit body and its check character."""
+    return (frame.with_columns(_id_body=body)
+            .with_columns(pl.concat_str("_id_body", id_number_check_digit("_id_body")).alias(out))
+            .drop("_id_body"))
+
+
+def id_number_body(region: pl.Expr, birth_date: pl.Expr, sequence: pl.Expr) -> pl.Expr:
+    """Region, birth date, 3-digit sequence: the first 17 characters of an ID number."""
+    return pl.concat_str(region, birth_date.dt.strftime("%Y%m%d"),
+                         sequence.cast(pl.String).str.zfill(3))
 
 
 def township_stem(name: str) -> str:
@@ -613,10 +620,9 @@ def assign_id_numbers(people: pl.DataFrame, rng: RandomStreams, stream: str,
             region=pl.lit(pl.Series(list(regions))).gather(pl.col("rank") // 500),
             rank=pl.col("rank") % 500,
         )
-    return ranked.select(
-        id_number(pl.col("region"), pl.col("birth_date"),
-                  pl.col("rank") * 2 + (pl.col("sex") == 1).cast(pl.Int64))
-    ).to_series()
+    body = id_number_body(pl.col("region"), pl.col("birth_date"),
+                          pl.col("rank") * 2 + (pl.col("sex") == 1).cast(pl.Int64))
+    return with_id_number(ranked, body, "id_number")["id_number"]
 
 
 def build_deliveries(births: int, rng: RandomStreams, days_in_year: int) -> pl.DataFrame:
@@ -1181,12 +1187,19 @@ def add_duplicates(records: pl.DataFrame, rng: RandomStreams, births: int,
     return conform(pl.concat([records, extra.drop("renamed")], how="diagonal_relaxed")), problems
 
 
-def one_record_per_child(stream: str, rng: RandomStreams, eligible: pl.Expr,
-                         count: int) -> pl.Expr:
-    """Exactly `count` eligible records, no two of the same child."""
-    first = (pl.when(eligible).then(rng.uniform(stream + ".which", "record_key"))
-             .rank("ordinal").over("child_key") == 1).fill_null(False)
-    return rng.exactly(stream, "record_key", eligible & first, count)
+def one_record_per_child(records: pl.DataFrame, stream: str, rng: RandomStreams,
+                         eligible: pl.Expr, count: int) -> pl.Series:
+    """A mask of exactly `count` eligible records, no two of the same child."""
+    # Evaluated once into a column: a window inside another window goes quadratic in polars.
+    candidates = (
+        records.select("record_key", "child_key", eligible.alias("eligible"))
+        .filter("eligible")
+        .with_columns(which=rng.uniform(stream + ".which", "record_key"))
+        .sort("child_key", "which")
+        .unique("child_key", keep="first", maintain_order=True)
+    )
+    chosen = candidates.filter(rng.exactly(stream, "record_key", pl.lit(True), count))
+    return records["record_key"].is_in(chosen["record_key"].implode())
 
 
 def linked_in_two_sources() -> pl.Expr:
@@ -1222,9 +1235,9 @@ def inject_sex_and_date_conflicts(records: pl.DataFrame, rng: RandomStreams,
                                   births: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One department records the wrong sex, or the wrong birth date, for a few children."""
     records = records.with_columns(linked=linked_in_two_sources())
-    sex_pick = one_record_per_child("conflict.sex", rng, pl.col("linked"),
+    sex_pick = one_record_per_child(records, "conflict.sex", rng, pl.col("linked"),
                                     rng.count(SEX_CONFLICT_RATE, births))
-    date_pick = one_record_per_child("conflict.date", rng, pl.col("linked"),
+    date_pick = one_record_per_child(records, "conflict.date", rng, pl.col("linked"),
                                      rng.count(BIRTH_DATE_CONFLICT_RATE, births))
     new_date, date_kind = shift_birth_date(rng, "conflict.date")
     records = records.with_columns(sex_pick=sex_pick, date_pick=date_pick,
@@ -1294,12 +1307,16 @@ def assign_child_ids(records: pl.DataFrame, rng: RandomStreams,
     return records, child_ids, problems
 
 
-def new_valid_id(id_column: pl.Expr, rng: RandomStreams, stream: str) -> pl.Expr:
-    """Another woman's valid ID: the same region and birth date, another sequence number."""
-    sequence = id_column.str.slice(14, 3).cast(pl.Int64)
+def replacement_mother_ids(records: pl.DataFrame, mask: pl.Expr, rng: RandomStreams,
+                           stream: str) -> pl.DataFrame:
+    """record_key -> another woman's valid ID: same region and birth date, another sequence."""
+    chosen = records.filter(mask & pl.col("mother_id_number").is_not_null()).select(
+        "record_key", "mother_id_number")
+    sequence = pl.col("mother_id_number").str.slice(14, 3).cast(pl.Int64)
     shifted = (sequence + 2 * rng.integer(stream, "record_key", 1, 200)) % 1000
-    body = pl.concat_str(id_column.str.slice(0, 14), shifted.cast(pl.String).str.zfill(3))
-    return pl.concat_str(body, id_number_check_digit(body))
+    body = pl.concat_str(pl.col("mother_id_number").str.slice(0, 14),
+                         shifted.cast(pl.String).str.zfill(3))
+    return with_id_number(chosen, body, "replacement_id").select("record_key", "replacement_id")
 
 
 def inject_name_and_mother_conflicts(records: pl.DataFrame, rng: RandomStreams,
@@ -1312,18 +1329,18 @@ def inject_name_and_mother_conflicts(records: pl.DataFrame, rng: RandomStreams,
     total = rng.count(NAME_CONFLICT_RATE, births)
     child_count = round(total * CHILD_SHARE_OF_NAME_CONFLICTS)
     child_pick = one_record_per_child(
-        "conflict.child_name", rng,
+        records, "conflict.child_name", rng,
         has_name & (names_per_child >= 2) & ~pl.col("is_duplicate_registration")
         & pl.col("child_name").str.contains(f"[{chars}]").fill_null(False),
         child_count)
     records = records.with_columns(child_pick=child_pick)
     mother_pick = one_record_per_child(
-        "conflict.mother_name", rng,
+        records, "conflict.mother_name", rng,
         pl.col("linked") & ~pl.col("child_pick")
         & pl.col("mother_name").str.contains(f"[{chars}]").fill_null(False),
         total - child_count)
     mother_id_pick = one_record_per_child(
-        "conflict.mother_id", rng, pl.col("linked") & pl.col("mother_id_number").is_not_null(),
+        records, "conflict.mother_id", rng, pl.col("linked") & pl.col("mother_id_number").is_not_null(),
         rng.count(MOTHER_CONFLICT_RATE, births))
     records = records.with_columns(mother_pick=mother_pick, mother_id_pick=mother_id_pick)
     child_typo = misspell_column(records.filter("child_pick"), "child_name", rng,
@@ -1337,11 +1354,13 @@ def inject_name_and_mother_conflicts(records: pl.DataFrame, rng: RandomStreams,
     records = scatter(records, "mother_pick", "mother_name", mother_typo)
     use_father = (rng.chance("conflict.mother_id.father", "record_key", FATHER_ID_AS_MOTHER_SHARE)
                   & pl.col("father_id_number").is_not_null())
+    replacements = replacement_mother_ids(records, pl.col("mother_id_pick"), rng,
+                                          "conflict.mother_id.seq")
+    records = records.join(replacements, on="record_key", how="left", maintain_order="left")
     records = records.with_columns(
         mother_id_number=pl.when(pl.col("mother_id_pick") & use_father)
         .then("father_id_number")
-        .when("mother_id_pick").then(new_valid_id(pl.col("mother_id_number"), rng,
-                                                  "conflict.mother_id.seq"))
+        .when("mother_id_pick").then("replacement_id")
         .otherwise("mother_id_number"),
         mother_id_kind=pl.when(use_father).then(pl.lit("the father's ID number"))
         .otherwise(pl.lit("another woman's ID number")),
@@ -1445,6 +1464,9 @@ def add_versions(records: pl.DataFrame, rng: RandomStreams, calendar: dict[str, 
     )
     records = records.with_columns(corrected_field=pl.when("corrected").then(what))
     field = pl.col("corrected_field")
+    records = records.join(
+        replacement_mother_ids(records, field == "mother_id_number", rng, "correction.mother_id"),
+        on="record_key", how="left", maintain_order="left")
     shift = pl.when(rng.chance("correction.sign", "record_key", 0.5)).then(1).otherwise(-1) * (
         rng.integer("correction.days", "record_key", 1, 3))
     records = records.with_columns(
@@ -1454,7 +1476,7 @@ def add_versions(records: pl.DataFrame, rng: RandomStreams, calendar: dict[str, 
         child_name=pl.when(field == "child_name").then("child_typo").otherwise("child_name"),
         mother_name=pl.when(field == "mother_name").then("mother_typo").otherwise("mother_name"),
         mother_id_number=pl.when(field == "mother_id_number")
-        .then(new_valid_id(pl.col("mother_id_number"), rng, "correction.mother_id"))
+        .then("replacement_id")
         .otherwise("mother_id_number"),
     )
     corrections = records.filter("corrected").with_columns(
@@ -1718,23 +1740,12 @@ def scaled_shares(shares: Sequence[float], rng: RandomStreams) -> list[float]:
     return rest
 
 
-def by_source(values: dict[str, pl.Expr], default: pl.Expr | None = None) -> pl.Expr:
-    """One expression that takes each source's own expression."""
-    chain = None
-    for source, expr in values.items():
-        condition = pl.col("source") == source
-        chain = pl.when(condition).then(expr) if chain is None else chain.when(condition).then(
-            expr)
-    assert chain is not None
-    return chain.otherwise(default if default is not None else pl.lit(None))
-
-
-def date_cells(value: str, out: str, rng: RandomStreams) -> Phases:
+def date_cells(value: str, out: str, source: str, rng: RandomStreams) -> Phases:
     """A date column as text in mixed formats; in workbooks also date cells and serials."""
     drawn = f"_{out}_format"
     spreadsheet = pl.col("extension") != "csv"
-    index = by_source({s: rng.index(f"cell.{value}", "record_no", scaled_shares(shares, rng))
-                       for s, shares in DATE_FORMAT_SHARES.items()})
+    index = rng.index(f"cell.{value}", "record_no",
+                      scaled_shares(DATE_FORMAT_SHARES[source], rng))
     column, chosen = pl.col(value), pl.col(drawn)
     text = pl.when(chosen == 5).then(column.dt.strftime(DATE_PATTERNS[0]))
     text = text.when(chosen == 6).then(
@@ -1750,23 +1761,18 @@ def date_cells(value: str, out: str, rng: RandomStreams) -> Phases:
     ]
 
 
-def birth_date_cells(rng: RandomStreams) -> Phases:
-    """出生日期 as a date; 卫生's 出生时间 with the time of day in one of a few layouts."""
-    phases = date_cells("birth_date_v", "_birth_day", rng)
+def birth_time_cells(rng: RandomStreams) -> Phases:
+    """卫生 出生时间: the birth date with the time of day, in one of a few layouts."""
     moment = pl.col("birth_date_v").cast(pl.Datetime("us")) + pl.duration(
         minutes=pl.col("birth_minute").fill_null(0))
     chosen = pl.col("_birth_time_format")
     text = pl.when(chosen == 0).then(moment.dt.strftime(BIRTH_TIME_PATTERNS[0]))
     for i, pattern in enumerate(BIRTH_TIME_PATTERNS[1:], start=1):
         text = text.when(chosen == i).then(moment.dt.strftime(pattern))
-    weisheng = pl.col("source") == Source.WEISHENG.value
     return [
-        {**phases[0], "_birth_time_format": rng.index(
-            "cell.birth_time", "record_no", scaled_shares(BIRTH_TIME_FORMAT_SHARES, rng))},
-        phases[1],
-        {"birth_date": pl.when(weisheng).then(text.otherwise(None)).otherwise("_birth_day"),
-         "birth_date" + CELL_TYPE_SUFFIX: pl.when(weisheng).then(None)
-         .otherwise("_birth_day" + CELL_TYPE_SUFFIX)},
+        {"_birth_time_format": rng.index("cell.birth_time", "record_no",
+                                         scaled_shares(BIRTH_TIME_FORMAT_SHARES, rng))},
+        {"birth_date": text.otherwise(None)},
     ]
 
 
@@ -1874,7 +1880,7 @@ def with_placeholder(column: str, rng: RandomStreams) -> pl.Expr:
             .otherwise(pl.col(column)))
 
 
-def township_cells(rng: RandomStreams) -> Phases:
+def township_cells(source: str, rng: RandomStreams) -> Phases:
     """乡镇: official name, stem, county (and city) prefix, an older name, county + stem.
 
     卫生 出生地点 is free text that usually, not always, contains the township.
@@ -1882,90 +1888,104 @@ def township_cells(rng: RandomStreams) -> Phases:
     index = pl.col("township_index")
     name = pl.lit(pl.Series([t[1] for t in TOWNSHIPS])).gather(index)
     stem = pl.lit(pl.Series([township_stem(t[1]) for t in TOWNSHIPS])).gather(index)
-    alias = pl.lit(township_table()["township_alias"]).gather(index)
-    form, place = pl.col("_township_form"), pl.col("_place_form")
-    village = pl.col("village").fill_null("")
-    township = (
-        pl.when(form == 0).then(name)
-        .when(form == 1).then(stem)
-        .when(form == 2).then(pl.concat_str(pl.lit(COUNTY_NAME), name))
-        .when(form == 3).then(pl.concat_str(pl.lit(CITY_NAME + COUNTY_NAME), name))
-        .when(form == 4).then(alias)
-        .otherwise(pl.concat_str(pl.lit(COUNTY_NAME), stem))
-    )
-    birth_place = (
-        pl.when(place == 0).then(pl.concat_str(pl.lit(COUNTY_NAME), name))
-        .when(place == 1).then(pl.concat_str(name, village))
-        .when(place == 2).then(pl.concat_str(pl.lit(PROVINCE_SHORT + CITY_NAME + COUNTY_NAME),
-                                             name))
-        .when(place == 3).then(pl.concat_str(pl.lit(COUNTY_NAME), name, pl.lit("卫生院")))
-        .when(place == 4).then(pl.concat_str(pl.lit(PROVINCE_NAME + CITY_NAME + COUNTY_NAME),
-                                             name, village))
-        .when(place == 5).then(pl.concat_str(stem, village))
-        .otherwise(pl.coalesce(pl.col("hospital"), pl.lit(COUNTY_NAME + "人民医院")))
-    )
-    return [
-        {"_township_form": rng.index("cell.township", "record_no",
-                                     scaled_shares(TOWNSHIP_FORM_SHARES, rng)),
-         "_place_form": rng.index("cell.place", "record_no",
-                                  scaled_shares(WEISHENG_PLACE_FORM_SHARES, rng))},
-        {"township": pl.when(pl.col("source") == Source.WEISHENG.value).then(birth_place)
-         .otherwise(township)},
-    ]
+    form = pl.col("_township_form")
+    if source == Source.WEISHENG.value:
+        village = pl.col("village").fill_null("")
+        text = (
+            pl.when(form == 0).then(pl.concat_str(pl.lit(COUNTY_NAME), name))
+            .when(form == 1).then(pl.concat_str(name, village))
+            .when(form == 2).then(pl.concat_str(pl.lit(PROVINCE_SHORT + CITY_NAME + COUNTY_NAME),
+                                                name))
+            .when(form == 3).then(pl.concat_str(pl.lit(COUNTY_NAME), name, pl.lit("卫生院")))
+            .when(form == 4).then(pl.concat_str(pl.lit(PROVINCE_NAME + CITY_NAME + COUNTY_NAME),
+                                                name, village))
+            .when(form == 5).then(pl.concat_str(stem, village))
+            .otherwise(pl.coalesce(pl.col("hospital"), pl.lit(COUNTY_NAME + "人民医院")))
+        )
+        shares = WEISHENG_PLACE_FORM_SHARES
+    else:
+        text = (
+            pl.when(form == 0).then(name)
+            .when(form == 1).then(stem)
+            .when(form == 2).then(pl.concat_str(pl.lit(COUNTY_NAME), name))
+            .when(form == 3).then(pl.concat_str(pl.lit(CITY_NAME + COUNTY_NAME), name))
+            .when(form == 4).then(pl.lit(township_table()["township_alias"]).gather(index))
+            .otherwise(pl.concat_str(pl.lit(COUNTY_NAME), stem))
+        )
+        shares = TOWNSHIP_FORM_SHARES
+    return [{"_township_form": rng.index(f"cell.township.{source}", "record_no",
+                                         scaled_shares(shares, rng))},
+            {"township": text}]
 
 
-def coded_cells(rng: RandomStreams) -> Phases:
-    """Sex (男/女 or 1/2 by the file's habit; rarely unknown), birth order, cert number."""
+def sex_cells(rng: RandomStreams) -> Phases:
+    """男/女 or 1/2 by the file's habit (a few cells the other way); rarely unknown."""
     word = pl.col("sex_v").replace_strict(SEX_TEXT, default=None, return_dtype=pl.String)
     as_code = pl.col("sex_as_code") ^ pl.col("_sex_mix")
-    parity = pl.col("parity_v").clip(1, len(BIRTH_ORDER_TEXT))
-    chinese = pl.col("order_in_chinese") ^ pl.col("_order_mix")
-    cert = pl.col("birth_cert_number")
-    cert_dirty = (
-        pl.when(pl.col("_cert_form") == 0)
-        .then(pl.concat_str(cert.str.slice(0, 1).str.to_lowercase(), cert.str.slice(1)))
-        .otherwise(pl.concat_str(cert.str.slice(0, 1), pl.lit(" "), cert.str.slice(1))))
     return [
         {"_sex_mix": rng.dirt("cell.sex.mix", "record_no", SEX_STYLE_MIX_RATE),
          "_sex_unknown": rng.dirt("cell.sex.unknown", "record_no", UNKNOWN_SEX_RATE)
          & pl.col("sex_v").is_not_null(),
-         "_sex_unknown_text": rng.pick("cell.sex.unknown_text", "record_no", UNKNOWN_SEX_VALUES),
-         "_order_mix": rng.dirt("cell.order.mix", "record_no", ORDER_STYLE_MIX_RATE),
-         "_cert_form": rng.index("cell.cert.form", "record_no", (0.5, 0.5)),
-         "_cert_dirty": rng.dirt("cell.cert", "record_no", CERT_NUMBER_DIRT_RATE)},
+         "_sex_unknown_text": rng.pick("cell.sex.unknown_text", "record_no", UNKNOWN_SEX_VALUES)},
         {"sex": pl.when("_sex_unknown").then("_sex_unknown_text")
          .when(as_code).then(pl.col("sex_v").cast(pl.String)).otherwise(word),
-         "sex_unknown": pl.col("_sex_unknown"),
-         "birth_order": pl.when(chinese)
-         .then(pl.lit(pl.Series(BIRTH_ORDER_TEXT)).gather(parity - 1))
-         .otherwise(parity.cast(pl.String)),
-         "birth_cert_number": pl.when("_cert_dirty").then(cert_dirty).otherwise(cert)},
+         "sex_unknown": pl.col("_sex_unknown")},
     ]
 
 
-def plain_cells(rng: RandomStreams) -> Phases:
-    """Columns without random layout: policy, gestation, weight, ethnicity, event type, note."""
+def birth_order_cells(rng: RandomStreams) -> Phases:
+    """孩次 as 1, 2, 3 or 一孩, 二孩, 三孩 by the file's habit."""
+    parity = pl.col("parity_v").clip(1, len(BIRTH_ORDER_TEXT))
+    chinese = pl.col("order_in_chinese") ^ pl.col("_order_mix")
+    return [
+        {"_order_mix": rng.dirt("cell.order.mix", "record_no", ORDER_STYLE_MIX_RATE)},
+        {"birth_order": pl.when(chinese)
+         .then(pl.lit(pl.Series(BIRTH_ORDER_TEXT)).gather(parity - 1))
+         .otherwise(parity.cast(pl.String))},
+    ]
+
+
+def cert_cells(rng: RandomStreams) -> Phases:
+    """A certificate number quoted by another department: now and then lower-case or spaced."""
+    cert = pl.col("birth_cert_number")
+    dirty = (
+        pl.when(pl.col("_cert_form") == 0)
+        .then(pl.concat_str(cert.str.slice(0, 1).str.to_lowercase(), cert.str.slice(1)))
+        .otherwise(pl.concat_str(cert.str.slice(0, 1), pl.lit(" "), cert.str.slice(1))))
+    return [
+        {"_cert_form": rng.index("cell.cert.form", "record_no", (0.5, 0.5)),
+         "_cert_dirty": rng.dirt("cell.cert", "record_no", CERT_NUMBER_DIRT_RATE)},
+        {"birth_cert_number": pl.when("_cert_dirty").then(dirty).otherwise(cert)},
+    ]
+
+
+def plain_cells(columns: set[str], rng: RandomStreams) -> Phases:
+    """Columns without much layout: record id, policy, gestation, weight, ethnicity, event."""
     weeks = pl.col("gestational_days") // 7
     spreadsheet = pl.col("extension") != "csv"
     record_id_number = (spreadsheet & pl.col("record_id_as_number")
                         & pl.col("record_id").str.contains(r"^\d{1,15}$").fill_null(False))
+    texts = {
+        "record_id" + CELL_TYPE_SUFFIX: pl.when(record_id_number).then(pl.lit(CELL_NUMBER)),
+        "policy_status": pl.when(pl.col("is_within_policy")).then(pl.lit(POLICY_TEXT[0]))
+        .when(pl.col("is_within_policy").not_()).then(pl.lit(POLICY_TEXT[1])),
+        "gestational_weeks": pl.when("_weeks_plus")
+        .then(text_format("{}+{}", weeks, pl.col("gestational_days") % 7))
+        .otherwise(weeks.cast(pl.String)),
+        "birth_weight_g": pl.col("birth_weight_g").cast(pl.String),
+        "ethnicity": pl.when("_ethnicity_short")
+        .then(pl.col("ethnicity").str.strip_suffix("族")).otherwise("ethnicity"),
+        "event_type": pl.col("event_type").replace_strict(EVENT_LABELS, default=None,
+                                                          return_dtype=pl.String),
+        EXTRA_COLUMN: pl.when("_extra").then("_extra_text"),
+    }
     return [
         {"_weeks_plus": rng.dirt("cell.weeks.plus", "record_no", GESTATION_PLUS_DAYS_RATE),
          "_ethnicity_short": rng.dirt("cell.ethnicity.short", "record_no", 0.03),
          "_extra": rng.chance("cell.extra", "record_no", 0.15),
          "_extra_text": rng.pick("cell.extra_text", "record_no", EXTRA_COLUMN_VALUES)},
-        {"record_id" + CELL_TYPE_SUFFIX: pl.when(record_id_number).then(pl.lit(CELL_NUMBER)),
-         "policy_status": pl.when(pl.col("is_within_policy")).then(pl.lit(POLICY_TEXT[0]))
-         .when(pl.col("is_within_policy").not_()).then(pl.lit(POLICY_TEXT[1])),
-         "gestational_weeks": pl.when("_weeks_plus")
-         .then(text_format("{}+{}", weeks, pl.col("gestational_days") % 7))
-         .otherwise(weeks.cast(pl.String)),
-         "birth_weight_g": pl.col("birth_weight_g").cast(pl.String),
-         "ethnicity": pl.when("_ethnicity_short")
-         .then(pl.col("ethnicity").str.strip_suffix("族")).otherwise("ethnicity"),
-         "event_type": pl.col("event_type").replace_strict(EVENT_LABELS, default=None,
-                                                           return_dtype=pl.String),
-         EXTRA_COLUMN: pl.when("_extra").then("_extra_text")},
+        {name: expr for name, expr in texts.items()
+         if name.removesuffix(CELL_TYPE_SUFFIX) in columns or name == EXTRA_COLUMN},
     ]
 
 
@@ -1988,51 +2008,82 @@ CELL_KIND_COLUMNS = tuple(dict.fromkeys(
     and ".xlsx" in spec.extensions))
 
 
-def render_cells(rows: pl.DataFrame, rng: RandomStreams) -> pl.DataFrame:
-    """Every source column as the text a department writes, plus workbook cell kinds."""
-    source = pl.col("source")
+OPTIONAL_TEXT_COLUMNS = ("village", "father_name", "father_id_number", "birth_cert_number",
+                         "hospital", "ethnicity")
+ID_PROBLEM_COLUMNS = ("child_id_problem", "mother_id_problem", "father_id_problem")
+# Columns kept beside the cells after rendering, for the truth.
+RENDERED_META = ("file", "position", "record_no", "record_key", "version", "source",
+                 "child_key", "is_duplicate_registration", "is_delivered_copy", "unusable_reason",
+                 "declared_date_v", "event_type_code", "event_date_v", "sex_unknown")
+
+
+def render_source(rows: pl.DataFrame, source: str, rng: RandomStreams) -> pl.DataFrame:
+    """One source's columns as the text it writes, plus workbook cell kinds and ID problems."""
+    columns = {c.name for c in SOURCE_SPECS[source].columns}
     rows = rows.with_columns(
-        _father_blank=by_source({s: rng.dirt("cell.father.blank", "record_no", r)
-                                 for s, r in FATHER_BLANK_RATE.items()}, pl.lit(False)),
+        _father_blank=rng.dirt("cell.father.blank", "record_no",
+                               FATHER_BLANK_RATE.get(source, 0.0)),
         _mother_blank=rng.dirt("cell.mother_id.blank", "record_no", MOTHER_ID_BLANK_RATE),
         _mother_unknown=rng.chance("cell.mother_id.unknown", "record_no", 0.5),
     ).with_columns(
-        child_name=pl.when(source == Source.WEISHENG.value).then(weisheng_child_name())
-        .otherwise("child_name"),
+        child_name=weisheng_child_name() if source == Source.WEISHENG.value
+        else pl.col("child_name"),
         father_name=pl.when("_father_blank").then(None).otherwise("father_name"),
         father_id_number=pl.when("_father_blank").then(None).otherwise("father_id_number"),
         mother_id_number=pl.when("_mother_blank").then(None).otherwise("mother_id_number"),
     )
-    rows = apply_phases(
-        rows,
-        birth_date_cells(rng),
-        date_cells("registered_date_v", "registered_date", rng),
-        date_cells("issued_date_v", "issued_date", rng),
-        date_cells("declared_date_v", "declared_date", rng),
-        date_cells("event_date_v", "event_date", rng),
-        id_cells("child_id_number", rng, None),
-        id_cells("mother_id_number", rng, "mother_birth_year"),
-        id_cells("father_id_number", rng, "father_birth_year"),
-        name_cells("child_name", rng),
-        name_cells("mother_name", rng),
-        name_cells("father_name", rng),
-        township_cells(rng),
-        coded_cells(rng),
-        plain_cells(rng),
-    )
-    placeholder_father_id = placeholder_used(pl.col("father_id_number"), "father_id_number", rng)
+    cells = [
+        sex_cells(rng), township_cells(source, rng), plain_cells(columns, rng),
+        birth_time_cells(rng) if source == Source.WEISHENG.value
+        else date_cells("birth_date_v", "birth_date", source, rng),
+    ]
+    for name in ("registered_date", "issued_date", "declared_date", "event_date"):
+        if name in columns:
+            cells.append(date_cells(name + "_v", name, source, rng))
+    birth_years = {"child_id_number": None, "mother_id_number": "mother_birth_year",
+                   "father_id_number": "father_birth_year"}
+    for name, birth_year in birth_years.items():
+        if name in columns:
+            cells.append(id_cells(name, rng, birth_year))
+    cells.extend(name_cells(name, rng) for name in ("child_name", "mother_name", "father_name")
+                 if name in columns)
+    if "birth_order" in columns:
+        cells.append(birth_order_cells(rng))
+    if "birth_cert_number" in columns:
+        cells.append(cert_cells(rng))
+    rows = apply_phases(rows, *cells)
+    optional = [c for c in OPTIONAL_TEXT_COLUMNS if c in columns]
+    problems = {c.removesuffix("_number") + "_problem": pl.col(f"_{c}_problem")
+                if c in columns else pl.lit(None, dtype=pl.String) for c in birth_years}
+    if "father_id_number" in columns:
+        problems["father_id_problem"] = pl.when(
+            placeholder_used(pl.col("father_id_number"), "father_id_number", rng)
+        ).then(None).otherwise("_father_id_number_problem")
     rows = rows.with_columns(
         mother_id_number=pl.when(pl.col("mother_id_number").is_null() & pl.col("_mother_blank")
                                  & pl.col("_mother_unknown"))
         .then(pl.lit("不详")).otherwise("mother_id_number"),
-        _father_id_number_problem=pl.when(placeholder_father_id).then(None)
-        .otherwise("_father_id_number_problem"),
-        **{c: with_placeholder(c, rng) for c in (
-            "village", "father_name", "father_id_number", "birth_cert_number", "hospital",
-            "ethnicity")},
+        **problems,
+        **{c: with_placeholder(c, rng) for c in optional},
     )
-    return rows.rename({f"_{c}_problem": c.removesuffix("_number") + "_problem"
-                        for c in ("child_id_number", "mother_id_number", "father_id_number")})
+    kinds = [c for c in CELL_KIND_COLUMNS if c in rows.columns]
+    return rows.select(*RENDERED_META, *[c for c in TEXT_COLUMNS if c in columns], *kinds,
+                       *ID_PROBLEM_COLUMNS, EXTRA_COLUMN)
+
+
+def render_files(rows: pl.DataFrame, files: pl.DataFrame, rng: RandomStreams) -> pl.DataFrame:
+    """Every file's rows as text, footers added, numbered; one source at a time (memory)."""
+    parts = rows.partition_by("source", as_dict=True)
+    del rows
+    rendered = []
+    for source in SOURCE_ORDER:
+        part = parts.pop((source,), None)
+        if part is not None:
+            cells = render_source(part, source, rng)
+            del part
+            rendered.append(number_rows(add_footers(
+                cells, files.filter(pl.col("source") == source))))
+    return pl.concat(rendered, how="diagonal_relaxed", rechunk=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2062,7 +2113,7 @@ def add_footers(rendered: pl.DataFrame, files: pl.DataFrame) -> pl.DataFrame:
         return rendered.with_columns(is_footer=pl.lit(False))
     footer_frame = pl.DataFrame(footers, infer_schema_length=None)
     return pl.concat([rendered.with_columns(is_footer=pl.lit(False)), footer_frame],
-                     how="diagonal_relaxed")
+                     how="diagonal_relaxed", rechunk=False)
 
 
 def number_rows(rows: pl.DataFrame) -> pl.DataFrame:
@@ -2073,8 +2124,12 @@ def number_rows(rows: pl.DataFrame) -> pl.DataFrame:
 
 def latest_versions(rows: pl.DataFrame) -> pl.DataFrame:
     """Each record's latest delivered version (the copy in the rejected file never counts)."""
+    columns = ("record_key", "version", "source", "record_id", "child_key", "file",
+               "row_number", "is_duplicate_registration", "declared_date_v", "event_type_code",
+               "event_date_v", "sex", "sex_unknown", "unusable_reason", *ID_PROBLEM_COLUMNS)
     return (rows.filter(pl.col("record_key").is_not_null() & ~pl.col("is_delivered_copy")
                         & ~pl.col("is_footer"))
+            .select(columns)
             .sort("record_key", "version")
             .with_columns(versions=pl.len().over("record_key"))
             .unique("record_key", keep="last", maintain_order=True))
@@ -2206,15 +2261,11 @@ def truth_files(files: pl.DataFrame, file_rows: pl.DataFrame) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # The stage
 # ---------------------------------------------------------------------------------------------
-def synthesise_births(births: int, seed: int, dirt_scale: float = 1.0,
-                      start: date = date(2013, 1, 1)) -> SyntheticInbox:
-    """The demo inbox's content and its truth, for `births` children born in a year."""
-    if births < 1:
-        raise ValueError(f"births must be at least 1, got {births}")
-    if dirt_scale < 0:
-        raise ValueError(f"dirt_scale must not be negative, got {dirt_scale}")
-    rng = RandomStreams(seed, dirt_scale)
-    calendar = {s: extract_dates(s, start) for s in SOURCE_ORDER}
+def synthesise_rows(births: int, rng: RandomStreams, start: date,
+                    calendar: dict[str, tuple[date, ...]]
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
+                               pl.DataFrame]:
+    """Children, their hukou IDs, the problems injected, the file plan, and every file row."""
     children, _parents = build_children(births, rng, start, calendar)
     children = add_birth_facts(children, rng)
     records = build_records(children, rng)
@@ -2224,20 +2275,35 @@ def synthesise_births(births: int, seed: int, dirt_scale: float = 1.0,
     records, child_ids, id_problems = assign_child_ids(records, rng, births)
     records, name_problems = inject_name_and_mother_conflicts(records, rng, births)
     versions, version_problems = add_versions(records, rng, calendar, child_ids)
+    del records
+    problems = pl.concat([duplicate_problems, value_problems, id_problems, name_problems,
+                          version_problems], how="vertical_relaxed")
     files, placements = plan_files(place_versions(versions, rng, calendar), rng, calendar)
     rejected = files.filter(pl.col("fate") == "reject_missing_columns")["file"].to_list()
     rows = versions.join(placements.select("record_no", "file", "position"), on="record_no",
                          how="inner", maintain_order="right")
+    del versions, placements  # the largest frames: free them before rendering
     rows = rows.with_columns(position=pl.col("position").cast(pl.Float64),
                              is_delivered_copy=pl.col("file").is_in(rejected),
                              event_type_code=pl.col("event_type"))
     rows = add_unusable_rows(rows, rng).join(
         files.select("file", "extension", "sex_as_code", "order_in_chinese",
                      "record_id_as_number"), on="file", how="left", maintain_order="left")
-    rows = number_rows(add_footers(render_cells(rows, rng), files))
+    return children, child_ids, problems, files, render_files(rows, files, rng)
+
+
+def synthesise_births(births: int, seed: int, dirt_scale: float = 1.0,
+                      start: date = date(2013, 1, 1)) -> SyntheticInbox:
+    """The demo inbox's content and its truth, for `births` children born in a year."""
+    if births < 1:
+        raise ValueError(f"births must be at least 1, got {births}")
+    if dirt_scale < 0:
+        raise ValueError(f"dirt_scale must not be negative, got {dirt_scale}")
+    rng = RandomStreams(seed, dirt_scale)
+    calendar = {s: extract_dates(s, start) for s in SOURCE_ORDER}
+    children, child_ids, injected, files, rows = synthesise_rows(births, rng, start, calendar)
     latest = latest_versions(rows)
-    problems = pl.concat([duplicate_problems, value_problems, id_problems, name_problems,
-                          version_problems, missing_problems(children, latest),
+    problems = pl.concat([injected, missing_problems(children, latest),
                           cell_problems(latest, children)], how="vertical_relaxed")
     file_rows = rows.select("file", "row_number", "source", *TEXT_COLUMNS, *CELL_KIND_COLUMNS,
                             EXTRA_COLUMN)
