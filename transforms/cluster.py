@@ -83,7 +83,7 @@ def greedy_clusters(
         return any((x, z) in duplicates and (z, y) not in cannot and (y, z) not in cannot
                    for z in merged)
 
-    def allowed(left: list[int], right: list[int]) -> bool:
+    def allowed(left: list[int], right: list[int], with_duplicates: bool) -> bool:
         if len(left) + len(right) > max_size:
             return False
         merged = left + right
@@ -93,19 +93,25 @@ def greedy_clusters(
                         (x, y) not in officers_cannot and (y, x) not in officers_cannot
                         and (waived(x, y, merged) or waived(y, x, merged))):
                     return False
-                if source_of[x] == source_of[y] and (x, y) not in duplicates:
+                if source_of[x] == source_of[y] and not (
+                        with_duplicates and (x, y) in duplicates):
                     return False
         return True
 
     ordered = sorted(edges, key=lambda e: (not e.is_forced, -e.strength, e.rec_l, e.rec_r))
-    for edge in ordered:
-        ca, cb = cluster_of[edge.rec_l], cluster_of[edge.rec_r]
-        if ca == cb or not (edge.is_forced or allowed(members_of[ca], members_of[cb])):
-            continue
-        keep, gone = min(ca, cb), max(ca, cb)
-        for rec in members_of[gone]:
-            cluster_of[rec] = keep
-        members_of[keep] += members_of.pop(gone)
+    # Pass 1 places each record with a child its department does not hold yet; pass 2 only
+    # then lets a second registration join its copy. Otherwise a twin without a name could
+    # join its sibling as a "duplicate" before reaching its own certificate and hukou.
+    for with_duplicates in (False, True):
+        for edge in ordered:
+            ca, cb = cluster_of[edge.rec_l], cluster_of[edge.rec_r]
+            if ca == cb or not (edge.is_forced or allowed(members_of[ca], members_of[cb],
+                                                          with_duplicates)):
+                continue
+            keep, gone = min(ca, cb), max(ca, cb)
+            for rec in members_of[gone]:
+                cluster_of[rec] = keep
+            members_of[keep] += members_of.pop(gone)
     return cluster_of
 
 

@@ -161,12 +161,13 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("sex", ("性别 disagree", "性别 agree"), exact_level("sex")),
     Comparison("birth_weight", ("出生体重 different", "出生体重 same"),
                exact_level("birth_weight_g")),
+    Comparison("birth_order", ("孩次 different", "孩次 same"), exact_level("birth_order")),
 )
 
 PAIR_SIDE_COLUMNS = (
     "source", "record_id", "child_name", "child_name_pinyin", "child_id", "child_id_cleaned",
     "mother_name", "mother_name_pinyin", "mother_id", "mother_id_cleaned", "father_name",
-    "father_name_pinyin", "father_id", "birth_cert_number", "birth_date", "sex",
+    "father_name_pinyin", "father_id", "birth_cert_number", "birth_date", "sex", "birth_order",
     "township_code", "birth_weight_g",
 )
 

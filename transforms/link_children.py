@@ -23,9 +23,12 @@ DUPLICATE_RULE = (
     (pl.col("mother_id_level") == 2)
     & (pl.col("birth_date_level") >= 3)
     & (pl.col("sex_level") == 1)
-    & (pl.col("child_name_level").is_null() | (pl.col("child_name_level") >= 1))
-    & (pl.col("birth_weight_level").is_null() | (pl.col("birth_weight_level") == 1))
-    & ~(pl.col("birth_cert_level") == 0)
+    & (pl.col("child_name_level").fill_null(2) >= 2)
+    & (pl.col("birth_order_level").fill_null(1) == 1)
+    & (pl.col("birth_weight_level").fill_null(1) == 1)
+    # A re-issued certificate has a number of its own: in 卫生 the weight tells twins apart.
+    & pl.when(pl.col("source_l") == "weisheng").then(pl.col("birth_weight_level") == 1)
+    .otherwise(pl.col("birth_cert_level").fill_null(1) == 1)
 )
 
 # Evidence of two different children, whatever else agrees (twins share mother and day):
@@ -34,6 +37,7 @@ CONTRADICTION_RULE = (
     (pl.col("birth_cert_level") == 0)
     | (pl.col("child_id_level") == 0)
     | (pl.col("child_name_level") == 0)
+    | (pl.col("birth_order_level") == 0)
 )
 
 

@@ -33,6 +33,7 @@ LINK_SCHEMA: dict[str, pl.DataType] = {
     "birth_cert_number": pl.String(),
     "birth_date": pl.Date(),
     "sex": pl.Int8(),
+    "birth_order": pl.Int8(),
     "township_code": pl.String(),
     "birth_weight_g": pl.Float64(),
 }
@@ -77,6 +78,7 @@ def link_records(records: pl.DataFrame) -> pl.DataFrame:
         "birth_cert_number",
         "birth_date",
         "sex",
+        "birth_order",
         "township_code",
         "birth_weight_g",
     )

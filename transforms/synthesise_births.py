@@ -2127,9 +2127,10 @@ def latest_versions(rows: pl.DataFrame) -> pl.DataFrame:
     columns = ("record_key", "version", "source", "record_id", "child_key", "file",
                "row_number", "is_duplicate_registration", "declared_date_v", "event_type_code",
                "event_date_v", "sex", "sex_unknown", "unusable_reason", *ID_PROBLEM_COLUMNS)
-    return (rows.filter(pl.col("record_key").is_not_null() & ~pl.col("is_delivered_copy")
-                        & ~pl.col("is_footer"))
-            .select(columns)
+    return (rows.select(*columns, "is_delivered_copy", "is_footer")
+            .filter(pl.col("record_key").is_not_null() & ~pl.col("is_delivered_copy")
+                    & ~pl.col("is_footer"))
+            .drop("is_delivered_copy", "is_footer")
             .sort("record_key", "version")
             .with_columns(versions=pl.len().over("record_key"))
             .unique("record_key", keep="last", maintain_order=True))
@@ -2137,7 +2138,8 @@ def latest_versions(rows: pl.DataFrame) -> pl.DataFrame:
 
 def truth_records(rows: pl.DataFrame, latest: pl.DataFrame) -> pl.DataFrame:
     """One row per record (latest version) and per unusable row."""
-    unusable = rows.filter(pl.col("unusable_reason").is_not_null())
+    unusable = rows.select("source", "record_id", "child_key", "file", "row_number", "version",
+                           "unusable_reason").filter(pl.col("unusable_reason").is_not_null())
     columns = ["source", "record_id", "child_key", "file", "row_number", "version", "versions",
                "is_duplicate_registration", "is_unusable", "unusable_reason"]
     return pl.concat([
@@ -2210,10 +2212,12 @@ def truth_problems(problems: pl.DataFrame, rows: pl.DataFrame,
     located = problems.join(
         latest.select("record_key", "record_id", "file", "row_number"),
         on="record_key", how="left", maintain_order="left")
-    unusable = rows.filter(pl.col("unusable_reason").is_not_null()).select(
+    narrow = rows.select("source", "record_id", "child_key", "file", "row_number",
+                         "unusable_reason", "is_footer")
+    unusable = narrow.filter(pl.col("unusable_reason").is_not_null()).select(
         "source", "record_id", "child_key", problem=pl.lit("unusable_row"),
         detail=pl.col("unusable_reason"), file=pl.col("file"), row_number=pl.col("row_number"))
-    footers = rows.filter("is_footer").select(
+    footers = narrow.filter("is_footer").select(
         "source", "record_id", child_key=pl.lit(None, dtype=pl.String),
         problem=pl.lit("footer_row"), detail=pl.lit("total line below the data"),
         file=pl.col("file"), row_number=pl.col("row_number"))
