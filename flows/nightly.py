@@ -27,7 +27,7 @@ from warehouse.ingest import (
     store_staged_file,
     summarise_outcomes,
 )
-from warehouse.link_store import assign_singleton_persons
+from warehouse.link_store import LinkOutcome, link_persons
 from warehouse.publish import publish_tables
 from warehouse.published_frames import label_frames, sex_ratio_frame
 from warehouse.read_reference import read_divisions
@@ -117,10 +117,20 @@ def check_row_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 @task(cache_policy=NONE)
-def link_records(connection: duckdb.DuckDBPyConnection, key: bytes) -> int:
-    persons = assign_singleton_persons(connection, key)
-    get_run_logger().info("linked records into %d persons", persons)
-    return persons
+def link_records(
+    connection: duckdb.DuckDBPyConnection, key: bytes, run_id: str, rebuild: bool
+) -> LinkOutcome:
+    """Block, compare, score and cluster; carry person ids over from last night."""
+    outcome = link_persons(connection, key, run_id, rebuild)
+    logger = get_run_logger()
+    logger.info("linking (%s): %d records probed, %d candidate pairs, %d persons, "
+                "%d ids retired, %d clusters at the size bound", outcome.mode,
+                outcome.records_probed, outcome.candidate_pairs, outcome.persons,
+                outcome.retired_ids, outcome.oversized_clusters)
+    for row in outcome.blocking.iter_rows(named=True):
+        logger.info("blocking %s: %d pairs, %d keys too common to use", row["rule"],
+                    row["pairs"], row["oversized_keys"])
+    return outcome
 
 
 @task(cache_policy=NONE)
@@ -153,7 +163,9 @@ def publish_warehouse(
 
 
 @flow(name="birthrec-nightly", log_prints=False)
-def nightly_reconciliation(inbox: Path, warehouse: Path, as_of: date | None = None) -> RunSummary:
+def nightly_reconciliation(
+    inbox: Path, warehouse: Path, as_of: date | None = None, rebuild: bool = False
+) -> RunSummary:
     """Ingest what is new in the inbox, link, and publish the warehouse all at once."""
     logger = get_run_logger()
     started_at = datetime.now()
@@ -191,7 +203,7 @@ def nightly_reconciliation(inbox: Path, warehouse: Path, as_of: date | None = No
             rejected_files=[o.file for o in outcomes if o.status == "rejected"],
         )
         previous = last_publish(connection)
-        if previous and previous[1] == key_of_content and warehouse.exists():
+        if previous and previous[1] == key_of_content and warehouse.exists() and not rebuild:
             logger.info("nothing new since %s: the published tables stay as they are",
                         previous[0])
             summary.run_id = previous[0]
@@ -199,7 +211,7 @@ def nightly_reconciliation(inbox: Path, warehouse: Path, as_of: date | None = No
             log_run(connection, attempt, started_at, datetime.now(), summary.status,
                     run_as_of, summary.__dict__)
             return summary
-        summary.persons = link_records(connection, key)
+        summary.persons = link_records(connection, key, run_id, rebuild).persons
         files_row = connection.execute(
             "SELECT count(*) FILTER (WHERE status = 'ingested'), "
             "count(*) FILTER (WHERE status = 'rejected') FROM files").fetchall()[0]

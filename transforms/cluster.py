@@ -27,6 +27,8 @@ class ClusterSettings:
     max_cluster_size: int = MAX_CLUSTER_SIZE
 
 
+DEFAULT_CLUSTER_SETTINGS = ClusterSettings()
+
 def connected_components(records: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     """Label each record with the smallest record index reachable through `edges`."""
     labels = pl.DataFrame({"rec": records, "label": records})
@@ -118,7 +120,7 @@ def greedy_clusters(
 def cluster_records(
     records: pl.DataFrame,
     scored: pl.DataFrame,
-    settings: ClusterSettings = ClusterSettings(),
+    settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
     must_link: pl.DataFrame | None = None,
     cannot_link: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.block import block_pairs
-from transforms.cluster import ClusterSettings, cluster_records
+from transforms.cluster import DEFAULT_CLUSTER_SETTINGS, ClusterSettings, cluster_records
 from transforms.compare import COMPARISONS, compare_pairs
 from transforms.link_records import link_records
 from transforms.score import FellegiSunterModel, estimate_m, estimate_u, score_pairs
@@ -58,30 +58,92 @@ def train_model(links: pl.DataFrame, levels: pl.DataFrame) -> FellegiSunterModel
     return estimate_m(levels, estimate_u(links))
 
 
-def link_children(
-    records: pl.DataFrame,
-    model: FellegiSunterModel | None = None,
-    settings: ClusterSettings = ClusterSettings(),
-    must_link: pl.DataFrame | None = None,
-    cannot_link: pl.DataFrame | None = None,
-) -> Linkage:
-    """Full linkage of all records in use (a nightly run reuses the trained model)."""
-    links = link_records(records)
-    pairs, blocking = block_pairs(links, links)
-    levels = compare_pairs(pairs, links)
-    model = model or train_model(links, levels)
-    scored = score_pairs(levels, links, model).join(
-        links.select(pl.col("rec").alias("rec_l"), pl.col("source").alias("source_l")),
-        on="rec_l").join(
-        links.select(pl.col("rec").alias("rec_r"), pl.col("source").alias("source_r")),
-        on="rec_r").with_columns(
+def with_member_keys(links: pl.DataFrame) -> pl.DataFrame:
+    """`source:record_id`: how pairs and person ids refer to a record across nights."""
+    return links.with_columns(
+        (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"))
+
+
+def flag_pairs(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """Add member keys, and whether a pair may be a duplicate or contradicts a link."""
+    side = links.select("rec", "source", "member_key")
+    return scored.join(
+        side.rename({"rec": "rec_l", "source": "source_l", "member_key": "key_l"}), on="rec_l"
+    ).join(
+        side.rename({"rec": "rec_r", "source": "source_r", "member_key": "key_r"}), on="rec_r"
+    ).with_columns(
         ((pl.col("source_l") == pl.col("source_r")) & DUPLICATE_RULE)
         .fill_null(False).alias("is_duplicate_candidate"),
         CONTRADICTION_RULE.fill_null(False).alias("is_contradiction"),
     )
+
+
+def score_candidates(
+    links: pl.DataFrame, probe: pl.DataFrame, model: FellegiSunterModel | None
+) -> tuple[pl.DataFrame, pl.DataFrame, FellegiSunterModel]:
+    """Block `probe` against all `links`, compare, score (training a model if none)."""
+    pairs, blocking = block_pairs(probe, links)
+    levels = compare_pairs(pairs, links)
+    model = model or train_model(links, levels)
+    return flag_pairs(score_pairs(levels, links, model), links), blocking, model
+
+
+def link_children(
+    records: pl.DataFrame,
+    model: FellegiSunterModel | None = None,
+    settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
+    must_link: pl.DataFrame | None = None,
+    cannot_link: pl.DataFrame | None = None,
+) -> Linkage:
+    """Full linkage of all records in use: every record probes every other."""
+    links = with_member_keys(link_records(records))
+    scored, blocking, model = score_candidates(links, links, model)
     clusters, oversized = cluster_records(links, scored, settings, must_link, cannot_link)
     clusters = clusters.join(record_link_probability(clusters, scored), on="rec", how="left")
     return Linkage(links, clusters, scored, blocking, oversized, model)
+
+
+def relink_children(
+    records: pl.DataFrame,
+    changed_keys: pl.Series,
+    stored_pairs: pl.DataFrame,
+    previous: pl.DataFrame,
+    model: FellegiSunterModel,
+    settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
+) -> Linkage:
+    """Nightly linkage: only new and changed records probe; only the children they touch
+    are clustered again, so the work grows with the night's records, not with history.
+
+    `stored_pairs`: key_l, key_r, match_probability, match_weight, is_duplicate_candidate,
+    is_contradiction from earlier nights. `previous`: member_key, person_id.
+    Returns clusters (and pairs) for the affected records only.
+    """
+    links = with_member_keys(link_records(records))
+    probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
+    scored, blocking, _ = score_candidates(links, probe, model)
+    touched = pl.concat([changed_keys, scored.get_column("key_l"),
+                         scored.get_column("key_r")]).unique()
+    touched_persons = previous.filter(pl.col("member_key").is_in(touched.implode())).get_column(
+        "person_id").unique()
+    affected = pl.concat([touched, previous.filter(
+        pl.col("person_id").is_in(touched_persons.implode())).get_column("member_key")]).unique()
+    subset = links.filter(pl.col("member_key").is_in(affected.implode()))
+    index = subset.select("rec", "member_key")
+    kept = stored_pairs.filter(
+        ~pl.col("key_l").is_in(changed_keys.implode())
+        & ~pl.col("key_r").is_in(changed_keys.implode())
+    ).join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l").join(
+        index.rename({"rec": "rec_r", "member_key": "key_r"}), on="key_r")
+    fresh = scored.join(index.select(pl.col("rec").alias("rec_l")), on="rec_l").join(
+        index.select(pl.col("rec").alias("rec_r")), on="rec_r")
+    pairs = pl.concat([kept.select(CLUSTER_PAIR_COLUMNS), fresh.select(CLUSTER_PAIR_COLUMNS)])
+    clusters, oversized = cluster_records(subset, pairs, settings)
+    clusters = clusters.join(record_link_probability(clusters, pairs), on="rec", how="left")
+    return Linkage(subset, clusters, scored, blocking, oversized, model)
+
+
+CLUSTER_PAIR_COLUMNS = ("rec_l", "rec_r", "key_l", "key_r", "match_probability", "match_weight",
+                        "is_duplicate_candidate", "is_contradiction")
 
 
 def record_link_probability(clusters: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:

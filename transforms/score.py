@@ -8,6 +8,7 @@ Each comparison's weight is kept beside the total so every link can be explained
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,17 @@ class FellegiSunterModel:
     u: dict[str, tuple[float, ...]]
     prior: float
     iterations: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps({"m": self.m, "u": self.u, "prior": self.prior,
+                           "iterations": self.iterations}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FellegiSunterModel:
+        data = json.loads(text)
+        return cls(m={k: tuple(v) for k, v in data["m"].items()},
+                   u={k: tuple(v) for k, v in data["u"].items()},
+                   prior=float(data["prior"]), iterations=int(data["iterations"]))
 
     def weights(self, name: str) -> np.ndarray:
         return np.log2(np.asarray(self.m[name]) / np.asarray(self.u[name]))

@@ -134,12 +134,17 @@ def write_divisions(divisions: pl.DataFrame, path: Path) -> None:
 
 def files_to_write(synthetic: SyntheticInbox, inbox_dir: Path) -> list[FileToWrite]:
     """Every planned file with its rows, in name order (copies of other files left out)."""
-    by_file = synthetic.file_rows.partition_by("file", as_dict=True, maintain_order=True)
+    file_rows = synthetic.file_rows
+    # Each file's rows are contiguous and in row order: slices, not copies.
+    spans = {
+        file: (start, length)
+        for file, start, length in file_rows.select("file").with_row_index("at")
+        .group_by("file").agg(pl.col("at").min(), pl.len()).iter_rows()
+    }
     planned = []
     for plan in synthetic.files.filter(pl.col("copy_of").is_null()).iter_rows(named=True):
-        rows = by_file.get((plan["file"],))
-        if rows is None:
-            rows = synthetic.file_rows.clear()
+        start, length = spans.get(plan["file"], (0, 0))
+        rows = file_rows.slice(start, length)
         cell_kinds = [c + CELL_TYPE_SUFFIX for c in plan["columns"]
                       if c + CELL_TYPE_SUFFIX in rows.columns]
         planned.append(FileToWrite(
@@ -148,7 +153,7 @@ def files_to_write(synthetic: SyntheticInbox, inbox_dir: Path) -> list[FileToWri
             columns=plan["columns"], headers=plan["headers"],
             date_cell_format=plan["date_cell_format"],
             created=datetime.combine(plan["extract_date"], WORKBOOK_CREATED_TIME),
-            rows=rows.sort("row_number").select(*plan["columns"], *cell_kinds),
+            rows=rows.select(*plan["columns"], *cell_kinds),
         ))
     return planned
 

@@ -1,25 +1,166 @@
-"""Which child each record in use belongs to: the state table record_person."""
+"""Linking against the state: which child each record in use belongs to, kept across nights.
+
+State tables: record_person (member -> person id, and the record version it was linked
+at), link_pairs (scored candidate pairs that matter for clustering and explanation),
+person_history (retired ids and their successors), link_model (the trained weights).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
+import polars as pl
 
+from schemas.canonical import CANONICAL
+from transforms.compare import COMPARISONS
+from transforms.link_children import Linkage, link_children, relink_children
+from transforms.person_ids import carry_person_ids
+from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
+from warehouse.state_store import insert_frame
+
+LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
+WEIGHT_COLUMNS = [f"{c.name}_weight" for c in COMPARISONS]
+# Pairs worth keeping: links, and contradictions (they forbid merges on later nights).
+KEEP_PAIR = (pl.col("match_probability") >= 0.01) | pl.col("is_contradiction")
 
 
-def assign_singleton_persons_sql(key: bytes) -> str:
-    """Every record its own child, with an id keyed on (source, record_id).
+def create_link_state_sql() -> list[str]:
+    levels = ", ".join(f"{c} TINYINT" for c in LEVEL_COLUMNS)
+    weights = ", ".join(f"{c} DOUBLE" for c in WEIGHT_COLUMNS)
+    return [
+        """CREATE TABLE IF NOT EXISTS record_person (
+  member_key VARCHAR PRIMARY KEY, source VARCHAR, record_id VARCHAR, person_id VARCHAR,
+  match_probability DOUBLE, version_key VARCHAR)""",
+        f"""CREATE TABLE IF NOT EXISTS link_pairs (
+  key_l VARCHAR, key_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
+  is_duplicate_candidate BOOLEAN, is_contradiction BOOLEAN, {levels}, {weights})""",
+        """CREATE TABLE IF NOT EXISTS person_history (
+  retired_id VARCHAR, successor_id VARCHAR, reason VARCHAR, run_id VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS link_model (trained_run_id VARCHAR, model VARCHAR)""",
+    ]
 
-    The foundation's placeholder for linking: stable across nights because it depends only on
-    the record's identity and the key.
-    """
-    person = pseudonym_sql("source || ':' || record_id", key, PSEUDONYM_PREFIXES["person"])
-    return f"""
-CREATE OR REPLACE TABLE record_person AS
-SELECT source, record_id, {person} AS person_id, NULL::DOUBLE AS match_probability
-FROM records_in_use"""
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """Counts for the run summary and logs."""
+
+    mode: str  # full / nightly / unchanged
+    records_probed: int
+    candidate_pairs: int
+    persons: int
+    retired_ids: int
+    oversized_clusters: int
+    blocking: pl.DataFrame
 
 
-def assign_singleton_persons(connection: duckdb.DuckDBPyConnection, key: bytes) -> int:
-    connection.execute(assign_singleton_persons_sql(key))
-    return int(connection.execute("SELECT count(*) FROM record_person").fetchall()[0][0])
+def version_key_sql() -> str:
+    return "file_hash || ':' || row_number::VARCHAR"
+
+
+def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Records in use with the linking columns and a version key."""
+    columns = ", ".join(CANONICAL)
+    return connection.sql(
+        f"SELECT {columns}, {version_key_sql()} AS version_key FROM records_in_use "
+        "ORDER BY source, record_id").pl()
+
+
+def load_model(connection: duckdb.DuckDBPyConnection) -> FellegiSunterModel | None:
+    rows = connection.execute("SELECT model FROM link_model").fetchall()
+    return FellegiSunterModel.from_json(rows[-1][0]) if rows else None
+
+
+def link_persons(
+    connection: duckdb.DuckDBPyConnection, key: bytes, run_id: str, rebuild: bool = False
+) -> LinkOutcome:
+    """Link the records in use, full or nightly, and store person ids for every record."""
+    for statement in create_link_state_sql():
+        connection.execute(statement)
+    records = load_records(connection)
+    member_keys = records.select(
+        (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"),
+        "version_key")
+    previous = connection.sql(
+        "SELECT member_key, person_id, version_key FROM record_person").pl()
+    changed = member_keys.join(previous, on=["member_key", "version_key"], how="anti").get_column(
+        "member_key")
+    model = None if rebuild else load_model(connection)
+    if model is not None and changed.len() == 0:
+        return LinkOutcome("unchanged", 0, 0, previous.height, 0, 0, pl.DataFrame())
+    if model is None:
+        linkage = link_children(records)
+        mode = "full"
+    else:
+        stored = connection.sql(
+            "SELECT key_l, key_r, match_probability, match_weight, is_duplicate_candidate, "
+            "is_contradiction FROM link_pairs").pl()
+        linkage = relink_children(records, changed, stored, previous.select(
+            "member_key", "person_id"), model)
+        mode = "nightly"
+    retired = store_linkage(connection, linkage, previous, key, run_id, full=(mode == "full"))
+    persons = int(connection.execute(
+        "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0])
+    return LinkOutcome(mode, linkage.records.height if mode == "full" else changed.len(),
+                       linkage.pairs.height, persons, retired, linkage.oversized_clusters.height,
+                       linkage.blocking)
+
+
+def store_linkage(
+    connection: duckdb.DuckDBPyConnection,
+    linkage: Linkage,
+    previous: pl.DataFrame,
+    key: bytes,
+    run_id: str,
+    full: bool,
+) -> int:
+    """Carry ids, then write record_person, link_pairs, history and model in one transaction."""
+    clusters = linkage.clusters.join(
+        linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
+    assigned, history = carry_person_ids(
+        clusters.select("member_key", "cluster"), previous.select("member_key", "person_id"))
+    connection.register("assigned_frame", assigned)
+    seeded = pseudonym_sql("id_seed", key, PSEUDONYM_PREFIXES["person"])
+    ids = connection.sql(
+        f"SELECT cluster, coalesce(person_id, {seeded}) AS person_id FROM assigned_frame").pl()
+    connection.unregister("assigned_frame")
+    members = clusters.join(ids, on="cluster")
+    history = history.join(ids.rename({"cluster": "successor_cluster",
+                                       "person_id": "successor_id"}), on="successor_cluster")
+    versions = connection.sql(
+        f"SELECT source || ':' || record_id AS member_key, {version_key_sql()} AS version_key "
+        "FROM records_in_use").pl()
+    rows = members.join(versions, on="member_key", how="left").select(
+        "member_key", "source", "record_id", "person_id", "match_probability", "version_key")
+    pairs = linkage.pairs.filter(KEEP_PAIR).select(
+        "key_l", "key_r", "match_probability", "match_weight", "is_duplicate_candidate",
+        "is_contradiction", *LEVEL_COLUMNS, *WEIGHT_COLUMNS)
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        if full:
+            connection.execute("DELETE FROM record_person")
+            connection.execute("DELETE FROM link_pairs")
+            connection.execute("DELETE FROM link_model")
+            connection.execute("INSERT INTO link_model VALUES (?, ?)",
+                               [run_id, linkage.model.to_json()])
+        else:
+            connection.register("touched_keys", rows.select("member_key"))
+            connection.execute("DELETE FROM record_person WHERE member_key IN "
+                               "(SELECT member_key FROM touched_keys)")
+            connection.unregister("touched_keys")
+            connection.register("new_pairs", pairs.select("key_l", "key_r"))
+            connection.execute(
+                "DELETE FROM link_pairs WHERE (key_l, key_r) IN "
+                "(SELECT (key_l, key_r) FROM new_pairs)")
+            connection.unregister("new_pairs")
+        insert_frame(connection, "record_person", rows)
+        insert_frame(connection, "link_pairs", pairs)
+        insert_frame(connection, "person_history", history.select(
+            "retired_id", "successor_id", "reason", pl.lit(run_id).alias("run_id")))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return history.height
+
