@@ -38,6 +38,11 @@ def run(
     = None,
 ) -> None:
     """Ingest what is new in INBOX, link, and publish into WAREHOUSE."""
+    run_flow(inbox, warehouse, as_of, rebuild=False)
+
+
+def run_flow(inbox: Path, warehouse: Path, as_of: str | None, rebuild: bool) -> None:
+    """Configure Prefect for this warehouse, run the nightly flow, print the summary."""
     from flows.prefect_env import configure_prefect
 
     warehouse = warehouse.resolve()
@@ -50,7 +55,7 @@ def run(
         print_summary({"status": "failed", "error": f"inbox {inbox} is not a folder"})
         raise typer.Exit(2)
     try:
-        summary = nightly_reconciliation(inbox.resolve(), warehouse, as_of_date)
+        summary = nightly_reconciliation(inbox.resolve(), warehouse, as_of_date, rebuild)
     except BirthrecError as error:
         print_summary({"status": "failed", "error": str(error)})
         raise typer.Exit(1) from error
@@ -58,6 +63,32 @@ def run(
         print_summary({"status": "failed", "error": f"{type(error).__name__}: {error}"})
         raise typer.Exit(1) from error
     print_summary(dataclasses.asdict(summary))
+
+
+@app.command()
+def rebuild(
+    inbox: Annotated[Path, typer.Option("--inbox", help="The inbox folder (CONTRACT.md)")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB file to publish")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines by this date")]
+    = None,
+) -> None:
+    """Like run, but retrain the model and re-link every record from scratch."""
+    run_flow(inbox, warehouse, as_of, rebuild=True)
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="A generator's truth/ folder")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The published DuckDB file")],
+    errors: Annotated[int, typer.Option("--errors", help="Worst errors to list")] = 10,
+) -> None:
+    """Compare published links with the ground truth: precision, recall, F1, B-cubed."""
+    from warehouse.evaluate_store import evaluate_warehouse
+
+    report = evaluate_warehouse(warehouse, truth, errors)
+    sys.stdout.write(json.dumps(report["worst_errors"], ensure_ascii=False, default=str,
+                                indent=1) + "\n")
+    print_summary(report["figures"])  # type: ignore[arg-type]
 
 
 @app.command()

@@ -153,6 +153,7 @@ def publish_warehouse(
         queries={
             "person_source": queries.person_source_sql(run_id),
             "person": queries.person_sql(run_id),
+            "person_history": queries.person_history_sql(run_id),
             "discrepancy": queries.discrepancy_sql(run_id),
             "quarantine": queries.quarantine_sql(run_id),
             "run": "SELECT * FROM published_runs",

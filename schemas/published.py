@@ -151,6 +151,20 @@ RUN = PublishedTable(
     ),
 )
 
+PERSON_HISTORY = PublishedTable(
+    "person_history",
+    "Person ids retired when evidence or an officer merged two children or split one.",
+    ("retired_id", "successor_id"),
+    (
+        C("retired_id", "VARCHAR", "The person id no longer in use (or split from)"),
+        C("successor_id", "VARCHAR", "The person id that now holds its records"),
+        C("reason", "VARCHAR", "merged: the child was merged into the successor; "
+          "split: some of its records now form the successor"),
+        C("retired_run_id", "VARCHAR", "The run in which the change happened"),
+        RUN_ID,
+    ),
+)
+
 LABEL = (
     C("code", "VARCHAR", "The code as it appears in other tables"),
     C("label", "VARCHAR", "Chinese label for reports"),
@@ -167,6 +181,6 @@ LABEL_TOWNSHIP = PublishedTable("label_township", "Township codes and official n
 
 PUBLISHED_SCHEMA_VERSION = 1
 PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
-    PERSON_SOURCE, PERSON, DISCREPANCY, SEX_RATIO, QUARANTINE, RUN,
+    PERSON_SOURCE, PERSON, PERSON_HISTORY, DISCREPANCY, SEX_RATIO, QUARANTINE, RUN,
     LABEL_SOURCE, LABEL_KIND, LABEL_REASON, LABEL_TOWNSHIP,
 )

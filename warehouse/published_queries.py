@@ -67,6 +67,13 @@ def reason_label_sql() -> str:
     return f"CASE reason {cases} END"
 
 
+def person_history_sql(run_id: str) -> str:
+    return f"""
+SELECT DISTINCT ON (retired_id, successor_id) retired_id, successor_id, reason,
+       run_id AS retired_run_id, '{run_id}' AS run_id
+FROM person_history ORDER BY retired_id, successor_id, run_id"""
+
+
 def quarantine_sql(run_id: str) -> str:
     return f"""
 SELECT DISTINCT ON (file, file_hash, row_number, reason)
