@@ -88,6 +88,8 @@ def evaluate(
     report = evaluate_warehouse(warehouse, truth, errors)
     sys.stdout.write(json.dumps(report["worst_errors"], ensure_ascii=False, default=str,
                                 indent=1) + "\n")
+    for row in report["discrepancies"]:  # type: ignore[attr-defined]
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     print_summary(report["figures"])  # type: ignore[arg-type]
 
 

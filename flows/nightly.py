@@ -29,8 +29,9 @@ from warehouse.ingest import (
 )
 from warehouse.link_store import LinkOutcome, link_persons
 from warehouse.publish import publish_tables
-from warehouse.published_frames import label_frames, sex_ratio_frame
+from warehouse.published_frames import label_frames
 from warehouse.read_reference import read_divisions
+from warehouse.reconciled_tables import reconciled_frames
 from warehouse.run_state import (
     CODE_VERSION,
     attempt_id,
@@ -140,27 +141,28 @@ def publish_warehouse(
     run_id: str,
     run_row: dict[str, object],
     divisions: pl.DataFrame,
-) -> None:
-    """Build all published tables into a new file and swap it in at once."""
-    record_published_run(connection, run_row)
+    as_of: date | None,
+) -> int:
+    """Reconcile, then build all published tables into a new file and swap it in at once."""
     frames = {
-        "sex_ratio": sex_ratio_frame(connection, run_id),
+        **reconciled_frames(connection, run_id, as_of),
         **label_frames(divisions, run_id),
     }
+    record_published_run(connection, {**run_row,
+                                      "discrepancies": frames["discrepancy"].height})
     publish_tables(
         connection,
         warehouse,
         queries={
             "person_source": queries.person_source_sql(run_id),
-            "person": queries.person_sql(run_id),
             "person_history": queries.person_history_sql(run_id),
-            "discrepancy": queries.discrepancy_sql(run_id),
             "quarantine": queries.quarantine_sql(run_id),
             "run": "SELECT * FROM published_runs",
         },
         frames=frames,
     )
     get_run_logger().info("published %s to %s", run_id, warehouse)
+    return frames["discrepancy"].height
 
 
 @flow(name="birthrec-nightly", log_prints=False)
@@ -226,7 +228,8 @@ def nightly_reconciliation(
             "discrepancies": 0, "code_version": CODE_VERSION,
             "schema_version": PUBLISHED_SCHEMA_VERSION,
         }
-        publish_warehouse(connection, warehouse, run_id, run_row, divisions)
+        summary.discrepancies = publish_warehouse(connection, warehouse, run_id, run_row,
+                                                  divisions, run_as_of)
         record_publish(connection, run_id, key_of_content, datetime.now())
         summary.status = RunStatus.PUBLISHED.value
         log_run(connection, attempt, started_at, datetime.now(), summary.status, run_as_of,

@@ -74,6 +74,7 @@ PERSON = PublishedTable(
         C("in_gongan", "BOOLEAN", "公安 (hukou) holds the child"),
         C("in_minzheng", "BOOLEAN", "民政 recorded an event about the child"),
         C("mother_pseudonym", "VARCHAR", "Keyed pseudonym of the mother's ID number"),
+        C("has_conflict", "BOOLEAN", "Departments disagree on sex, birth date, name or mother"),
         RUN_ID,
     ),
 )
@@ -89,7 +90,9 @@ DISCREPANCY = PublishedTable(
         C("source", "VARCHAR", "The department at fault or missing"),
         C("status", "VARCHAR", "open, explained (a 民政 event accounts for it), resolved"),
         C("record_id", "VARCHAR", "The source record concerned, when there is one"),
+        C("severity", "VARCHAR", "high, medium, low, info"),
         C("detail", "VARCHAR", "The values that disagree, ID numbers masked"),
+        C("first_run_id", "VARCHAR", "The run that first found this case"),
         RUN_ID,
     ),
 )
@@ -165,6 +168,54 @@ PERSON_HISTORY = PublishedTable(
     ),
 )
 
+KPI_COLUMNS = (
+    C("township_code", "VARCHAR", "9-digit township code; null for the whole county"),
+    C("children", "BIGINT", "Reconciled children"),
+    C("children_in_jisheng", "BIGINT", "Children 计生 holds"),
+    C("children_in_weisheng", "BIGINT", "Children 卫生 holds"),
+    C("children_in_gongan", "BIGINT", "Children 公安 holds"),
+    C("children_in_minzheng", "BIGINT", "Children with a 民政 event"),
+    C("jisheng_records", "BIGINT", "计生 records (denominator of accuracy)"),
+    C("jisheng_records_with_hukou", "BIGINT",
+      "计生 records of children with a hukou (denominator of the ID entry rate)"),
+    C("jisheng_records_with_valid_id", "BIGINT", "Of those, records carrying the hukou's ID"),
+    C("jisheng_records_accurate", "BIGINT",
+      "计生 records agreeing with the child on sex, birth date, mother and name"),
+    C("policy_records", "BIGINT", "计生 records with a 政策属性"),
+    C("within_policy_records", "BIGINT", "Of those, 政策内"),
+    C("coverage", "DOUBLE", "覆盖率: children_in_jisheng / children (target 0.95)"),
+    C("id_entry_rate", "DOUBLE",
+      "身份证录入率: jisheng_records_with_valid_id / jisheng_records_with_hukou (target 0.95)"),
+    C("accuracy", "DOUBLE", "准确率: jisheng_records_accurate / jisheng_records (target 0.90)"),
+    C("weisheng_coverage", "DOUBLE", "children_in_weisheng / children"),
+    C("gongan_coverage", "DOUBLE", "children_in_gongan / children"),
+    C("within_policy_rate", "DOUBLE", "政策内生育率: within_policy_records / policy_records"),
+    C("meets_coverage_target", "BOOLEAN", "coverage >= 0.95"),
+    C("meets_id_entry_rate_target", "BOOLEAN", "id_entry_rate >= 0.95"),
+    C("meets_accuracy_target", "BOOLEAN", "accuracy >= 0.90"),
+)
+REGISTRATION_KPI = PublishedTable(
+    "registration_kpi",
+    "Registration indicators of 计生's population database per township and for the county.",
+    ("township_code",),
+    (*KPI_COLUMNS, RUN_ID),
+)
+REGISTRATION_KPI_HISTORY = PublishedTable(
+    "registration_kpi_history",
+    "The three indicators of every published run, for trends.",
+    ("kpi_run_id", "township_code"),
+    (
+        C("kpi_run_id", "VARCHAR", "The run that computed these indicators"),
+        C("as_of", "DATE", "That run's as-of date"),
+        C("township_code", "VARCHAR", "9-digit township code; null for the whole county"),
+        C("children", "BIGINT", "Reconciled children"),
+        C("coverage", "DOUBLE", "覆盖率"),
+        C("id_entry_rate", "DOUBLE", "身份证录入率"),
+        C("accuracy", "DOUBLE", "准确率"),
+        RUN_ID,
+    ),
+)
+
 LABEL = (
     C("code", "VARCHAR", "The code as it appears in other tables"),
     C("label", "VARCHAR", "Chinese label for reports"),
@@ -181,6 +232,7 @@ LABEL_TOWNSHIP = PublishedTable("label_township", "Township codes and official n
 
 PUBLISHED_SCHEMA_VERSION = 1
 PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
-    PERSON_SOURCE, PERSON, PERSON_HISTORY, DISCREPANCY, SEX_RATIO, QUARANTINE, RUN,
+    PERSON_SOURCE, PERSON, PERSON_HISTORY, DISCREPANCY, SEX_RATIO, REGISTRATION_KPI,
+    REGISTRATION_KPI_HISTORY, QUARANTINE, RUN,
     LABEL_SOURCE, LABEL_KIND, LABEL_REASON, LABEL_TOWNSHIP,
 )

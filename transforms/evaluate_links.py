@@ -68,3 +68,31 @@ def evaluate_links(assigned: pl.DataFrame, children: pl.DataFrame) -> dict[str, 
         "true_children": float(assigned["child_key"].n_unique()),
         "twins_merged": float(twins_merged(assigned, children)),
     }
+
+
+def evaluate_discrepancies(
+    discrepancies: pl.DataFrame, assigned: pl.DataFrame, problems: pl.DataFrame
+) -> pl.DataFrame:
+    """Recall and precision per kind, at the level of (true child, kind).
+
+    `discrepancies`: person_id, kind. `assigned`: person_id, child_key per record.
+    `problems`: child_key, problem (the generator's injected problems). A person stands for
+    the true child most of its records belong to.
+    """
+    person_child = assigned.group_by("person_id", "child_key").agg(pl.len().alias("n")).sort(
+        "n", descending=True).unique("person_id", keep="first").select("person_id", "child_key")
+    found = discrepancies.join(person_child, on="person_id").select(
+        "child_key", "kind").unique()
+    truth = problems.select("child_key", pl.col("problem").alias("kind")).drop_nulls().unique()
+    kinds = truth.get_column("kind").unique().sort()
+    rows = []
+    for kind in kinds:
+        expected = truth.filter(pl.col("kind") == kind)
+        got = found.filter(pl.col("kind") == kind)
+        hits = expected.join(got, on=["child_key", "kind"]).height
+        rows.append({"kind": kind, "injected": expected.height, "found": got.height,
+                     "recall": hits / expected.height if expected.height else None,
+                     "precision": hits / got.height if got.height else None})
+    return pl.DataFrame(rows, schema={"kind": pl.String, "injected": pl.Int64,
+                                      "found": pl.Int64, "recall": pl.Float64,
+                                      "precision": pl.Float64})

@@ -104,3 +104,81 @@ def is_ratio_normal(ratio: float | None) -> bool:
     """Within the normal range of 103-107 boys per 100 girls."""
     return ratio is not None and not math.isnan(ratio) and (
         SRB_NORMAL_RANGE[0] <= ratio <= SRB_NORMAL_RANGE[1])
+
+
+REGISTRATION_TARGETS = {"coverage": 0.95, "id_entry_rate": 0.95, "accuracy": 0.90}
+COUNTY = None
+
+
+def registration_kpi(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    """Coverage, ID entry rate and accuracy of 计生's population database, per township and
+    for the county (township_code null), with the counts behind every rate.
+
+    coverage = children 计生 holds / all reconciled children; ID entry rate = 计生 records
+    carrying the child's valid hukou ID / 计生 records of children with a hukou; accuracy =
+    计生 records agreeing with the child on sex, birth date, mother and (where both have
+    one) name / 计生 records.
+    """
+    hukou_ids = records.filter((pl.col("source") == "gongan")
+                               & pl.col("child_id_pseudonym").is_not_null()
+                               & pl.col("child_id_number_problem").is_null()).select(
+        "person_id", pl.col("child_id_pseudonym").alias("hukou_id")).unique()
+    jisheng = records.filter(pl.col("source") == "jisheng").join(
+        persons.select("person_id", pl.col("township_code").alias("child_township"),
+                       pl.col("sex").alias("child_sex"),
+                       pl.col("birth_date").alias("child_birth_date"),
+                       pl.col("mother_pseudonym").alias("child_mother"),
+                       pl.col("child_name").alias("golden_name"), "in_gongan"),
+        on="person_id").with_columns(
+        pl.struct("person_id", "child_id_pseudonym").is_in(
+            hukou_ids.select(pl.struct("person_id", pl.col("hukou_id").alias(
+                "child_id_pseudonym"))).to_series().implode()).alias("has_hukou_id"),
+        ((pl.col("sex") == pl.col("child_sex")).fill_null(False)
+         & (pl.col("birth_date") == pl.col("child_birth_date")).fill_null(False)
+         & (pl.col("mother_pseudonym") == pl.col("child_mother")).fill_null(False)
+         & (pl.col("child_name").is_null() | pl.col("golden_name").is_null()
+            | (pl.col("child_name") == pl.col("golden_name")))).alias("is_accurate"),
+    )
+    frames = []
+    for by_township in (False, True):
+        township = (pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP) if by_township
+                    else pl.lit(COUNTY, dtype=pl.String).alias("township_code"))
+        child_township = (
+            pl.col("child_township").fill_null(UNKNOWN_TOWNSHIP).alias("township_code")
+            if by_township else pl.lit(COUNTY, dtype=pl.String).alias("township_code"))
+        people = persons.group_by(township).agg(
+            pl.len().alias("children"),
+            pl.col("in_jisheng").sum().alias("children_in_jisheng"),
+            pl.col("in_weisheng").sum().alias("children_in_weisheng"),
+            pl.col("in_gongan").sum().alias("children_in_gongan"),
+            pl.col("in_minzheng").sum().alias("children_in_minzheng"),
+        )
+        cases = jisheng.group_by(child_township).agg(
+            pl.len().alias("jisheng_records"),
+            pl.col("in_gongan").sum().alias("jisheng_records_with_hukou"),
+            (pl.col("in_gongan") & pl.col("has_hukou_id")).sum().alias(
+                "jisheng_records_with_valid_id"),
+            pl.col("is_accurate").sum().alias("jisheng_records_accurate"),
+            pl.col("is_within_policy").is_not_null().sum().alias("policy_records"),
+            pl.col("is_within_policy").fill_null(False).sum().alias("within_policy_records"),
+        )
+        frames.append(people.join(cases, on="township_code", how="full", coalesce=True,
+                                  nulls_equal=True))
+    counts = pl.concat(frames, how="vertical_relaxed").with_columns(
+        pl.col(pl.UInt32, pl.Int64, pl.UInt64).fill_null(0).cast(pl.Int64))
+
+    def rate(numerator: str, denominator: str) -> pl.Expr:
+        return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+    return counts.with_columns(
+        rate("children_in_jisheng", "children").alias("coverage"),
+        rate("jisheng_records_with_valid_id", "jisheng_records_with_hukou").alias(
+            "id_entry_rate"),
+        rate("jisheng_records_accurate", "jisheng_records").alias("accuracy"),
+        rate("children_in_weisheng", "children").alias("weisheng_coverage"),
+        rate("children_in_gongan", "children").alias("gongan_coverage"),
+        rate("within_policy_records", "policy_records").alias("within_policy_rate"),
+    ).with_columns(
+        (pl.col(name) >= target).alias(f"meets_{name}_target")
+        for name, target in REGISTRATION_TARGETS.items()
+    ).sort("township_code", nulls_last=False)

@@ -10,34 +10,9 @@ import polars as pl
 
 # Values officers type for "nothing here"; compared after NFKC, trimming and lower-casing.
 BLANK_LIKE_VALUES: tuple[str, ...] = (
-    "",
-    "无",
-    "不详",
-    "不祥",
-    "未知",
-    "空",
-    "暂无",
-    "未填",
-    "未填写",
-    "-",
-    "--",
-    "---",
-    "—",
-    "——",
-    "―",
-    "/",
-    "\\",
-    "0",
-    "null",
-    "none",
-    "nan",
-    "n/a",
-    "na",
-    "#n/a",
-    "...",
-    "…",
-    "……",
-)
+    "", "无", "不详", "不祥", "未知", "空", "暂无", "未填", "未填写", "-", "--", "---", "—", "——",
+    "―", "/", "\\", "0", "null", "none", "nan", "n/a", "na", "#n/a", "...", "…", "……",
+)  # fmt: skip
 
 
 def nfkc_trimmed(expr: pl.Expr) -> pl.Expr:

@@ -2067,6 +2067,16 @@ def render_source(rows: pl.DataFrame, source: str, rng: RandomStreams) -> pl.Dat
         **{c: with_placeholder(c, rng) for c in optional},
     )
     kinds = [c for c in CELL_KIND_COLUMNS if c in rows.columns]
+    # A cell replaced by a placeholder is text again, whatever kind its value had.
+    rows = rows.with_columns(
+        pl.when(pl.col(kind) == CELL_NUMBER)
+        .then(pl.when(pl.col(kind.removesuffix(CELL_TYPE_SUFFIX)).str.contains(r"^\d+$"))
+              .then(pl.col(kind)))
+        .when(pl.col(kind) == CELL_DATE)
+        .then(pl.when(pl.col(kind.removesuffix(CELL_TYPE_SUFFIX))
+                      .str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(pl.col(kind)))
+        .alias(kind)
+        for kind in kinds)
     return rows.select(*RENDERED_META, *[c for c in TEXT_COLUMNS if c in columns], *kinds,
                        *ID_PROBLEM_COLUMNS, EXTRA_COLUMN)
 

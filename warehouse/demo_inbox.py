@@ -42,13 +42,10 @@ The truth folder, all UTF-8 CSV without BOM, header on the first line, empty cel
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
@@ -60,7 +57,6 @@ from transforms.synthesise_births import SOURCE_ORDER, SyntheticInbox, synthesis
 
 INBOX_FOLDERS = (*SOURCE_ORDER, "reference", "review")
 XLS_MAX_ROWS = 65_536
-PARALLEL_SPREADSHEET_ROWS = 50_000  # below this, a worker process costs more than it saves
 WORKBOOK_CREATED_TIME = time(8, 30)  # files "exported" at 08:30 on their extract date
 TRUTH_FILES = ("children.csv", "records.csv", "problems.csv", "files.csv")
 
@@ -159,22 +155,9 @@ def files_to_write(synthetic: SyntheticInbox, inbox_dir: Path) -> list[FileToWri
 
 
 def write_inbox_files(synthetic: SyntheticInbox, inbox_dir: Path) -> None:
-    """CSVs here; workbooks in worker processes when there are many rows; copies last."""
-    planned = files_to_write(synthetic, inbox_dir)
-    workbooks = [f for f in planned if f.extension != "csv"]
-    workers = min(2, os.cpu_count() or 1)
-    if workers > 1 and sum(f.rows.height for f in workbooks) >= PARALLEL_SPREADSHEET_ROWS:
-        # spawn, not fork: polars' thread pool does not survive a fork.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures: list[Future[None]] = [pool.submit(write_file, f) for f in workbooks]
-            for file in planned:
-                if file.extension == "csv":
-                    write_file(file)
-            for future in futures:
-                future.result()
-    else:
-        for file in planned:
-            write_file(file)
+    """Every planned file, then the copies (same bytes under another name)."""
+    for file in files_to_write(synthetic, inbox_dir):
+        write_file(file)
     for plan in synthetic.files.filter(pl.col("copy_of").is_not_null()).iter_rows(named=True):
         shutil.copyfile(inbox_dir / plan["copy_of"], inbox_dir / plan["file"])
 

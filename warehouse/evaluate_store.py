@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.evaluate_links import evaluate_links, link_errors
+from transforms.evaluate_links import evaluate_discrepancies, evaluate_links, link_errors
 from transforms.normalise_ids import mask_id_number
 from warehouse.state_paths import StatePaths
 
@@ -59,7 +59,16 @@ def worst_errors(warehouse: Path, assigned: pl.DataFrame, limit: int) -> dict[st
     return report
 
 
+def discrepancy_figures(warehouse: Path, truth: Path, assigned: pl.DataFrame) -> list[dict]:
+    """Per injected problem kind: how many the register found (recall, precision)."""
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        found = reader.sql("SELECT person_id, kind FROM discrepancy").pl()
+    problems = pl.read_csv(truth / "problems.csv", infer_schema=False)
+    return evaluate_discrepancies(found, assigned, problems).to_dicts()
+
+
 def evaluate_warehouse(warehouse: Path, truth: Path, limit: int = 10) -> dict[str, object]:
     assigned, children = load_assignments(warehouse, truth)
     return {"figures": evaluate_links(assigned, children),
+            "discrepancies": discrepancy_figures(warehouse, truth, assigned),
             "worst_errors": worst_errors(warehouse, assigned, limit)}

@@ -70,7 +70,7 @@ def publish_tables(
                 connection.execute(statement)
             if table.name in frames:
                 connection.register("published_frame", frames[table.name])
-                query = "SELECT * FROM published_frame"
+                query = f"SELECT {', '.join(table.column_names)} FROM published_frame"
             else:
                 query = queries[table.name]
             try:

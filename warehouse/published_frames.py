@@ -1,37 +1,11 @@
-"""Published tables computed in polars (transforms) from state queries: sex ratio, labels."""
+"""Published label tables: code-to-Chinese-label lookups for reports."""
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
 from schemas.codes import DiscrepancyKind, QuarantineReason, Source
 from schemas.labels import DISCREPANCY_KIND_LABELS, QUARANTINE_REASON_LABELS, SOURCE_LABELS
-from transforms.indicators import sex_ratio_cells
-from warehouse import published_queries as queries
-
-RECONCILED = "reconciled"
-
-
-def sex_ratio_frame(connection: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
-    """Departments by their own values (birth order from 计生, else the child's) + reconciled."""
-    departments = connection.sql(queries.department_children_sql()).pl()
-    persons = connection.sql(
-        "SELECT person_id, sex, township_code, birth_date, birth_order FROM ("
-        + queries.person_sql(run_id) + ")").pl()
-    departments = departments.join(
-        persons.select("person_id", pl.col("birth_order").alias("child_birth_order")),
-        on="person_id", how="left",
-    ).with_columns(
-        pl.when(pl.col("source") == Source.JISHENG.value).then(pl.col("birth_order"))
-        .otherwise(pl.col("child_birth_order")).alias("birth_order")
-    )
-    children = pl.concat([
-        departments.select("source", "sex", "township_code", "birth_date", "birth_order"),
-        persons.select(pl.lit(RECONCILED).alias("source"), "sex", "township_code",
-                       "birth_date", "birth_order"),
-    ], how="vertical_relaxed")
-    return sex_ratio_cells(children).with_columns(pl.lit(run_id).alias("run_id"))
 
 
 def label_frames(divisions: pl.DataFrame, run_id: str) -> dict[str, pl.DataFrame]:

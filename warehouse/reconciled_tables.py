@@ -1,0 +1,116 @@
+"""Reconciled tables from the state: persons, discrepancies, sex ratios and indicators.
+
+Records are read with their person ids and masked (never raw) ID numbers; the polars stages
+in transforms do the work; discrepancy ids and first-seen runs are kept in the state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from transforms.indicators import registration_kpi, sex_ratio_cells
+from transforms.normalise_ids import mask_id_number
+from transforms.reconcile import find_discrepancies, reconcile_persons
+from warehouse import published_queries as queries
+from warehouse.state_store import insert_frame
+
+RECONCILED = "reconciled"
+RECORD_COLUMNS = (
+    "source", "record_id", "sex", "birth_date", "township_code", "birth_order", "child_name",
+    "child_name_pinyin", "mother_name", "mother_name_pinyin", "child_id_number_problem",
+    "child_id_number_birth_date", "child_id_number_sex", "child_id_pseudonym",
+    "mother_id_number_problem", "declared_date", "event_type", "event_date", "is_within_policy",
+)
+
+
+def load_linked_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Records in use with person ids; ID numbers only as pseudonyms and masked text."""
+    columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
+    return connection.sql(f"""
+SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
+       {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
+         AS mother_pseudonym
+FROM records_in_use r JOIN record_person p USING (source, record_id)""").pl().with_columns(
+        mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
+
+
+def create_register_sql() -> str:
+    return """CREATE TABLE IF NOT EXISTS discrepancy_register (
+  discrepancy_id VARCHAR PRIMARY KEY, first_run_id VARCHAR, last_run_id VARCHAR)"""
+
+
+def discrepancy_ids(connection: duckdb.DuckDBPyConnection, found: pl.DataFrame, run_id: str
+                    ) -> pl.DataFrame:
+    """A stable id per case (kind, source and the record, or the child when no record is
+    concerned), and the run that first saw it, kept in the state's register."""
+    connection.execute(create_register_sql())
+    connection.register("found_frame", found)
+    keyed = connection.sql("""
+SELECT *, 'D' || substr(md5(kind || '|' || source || '|' || coalesce(record_id, person_id)),
+                        1, 16) AS discrepancy_id
+FROM found_frame""").pl()
+    connection.unregister("found_frame")
+    connection.register("keyed_frame", keyed.select("discrepancy_id"))
+    connection.execute(f"""
+INSERT INTO discrepancy_register
+SELECT DISTINCT discrepancy_id, '{run_id}', '{run_id}' FROM keyed_frame
+ON CONFLICT (discrepancy_id) DO UPDATE SET last_run_id = excluded.last_run_id""")
+    connection.unregister("keyed_frame")
+    first = connection.sql(
+        "SELECT discrepancy_id, first_run_id FROM discrepancy_register").pl()
+    return keyed.join(first, on="discrepancy_id", how="left").unique(
+        "discrepancy_id", keep="first", maintain_order=True)
+
+
+def reconciled_frames(
+    connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None
+) -> dict[str, pl.DataFrame]:
+    """person, discrepancy, sex_ratio and registration_kpi for this run."""
+    records = load_linked_records(connection)
+    persons = reconcile_persons(records)
+    found = find_discrepancies(records, persons, as_of or date.max)
+    discrepancies = discrepancy_ids(connection, found, run_id)
+    conflicts = discrepancies.filter(pl.col("kind").str.ends_with("_conflict")).select(
+        "person_id").unique().with_columns(pl.lit(True).alias("has_conflict"))
+    person = persons.join(conflicts, on="person_id", how="left").with_columns(
+        pl.col("has_conflict").fill_null(False), pl.lit(run_id).alias("run_id"))
+    departments = records.filter(pl.col("source") != "minzheng").sort(
+        "source", "person_id", "record_id").unique(["source", "person_id"], keep="first").join(
+        persons.select("person_id", pl.col("birth_order").alias("child_birth_order")),
+        on="person_id").with_columns(
+        pl.when(pl.col("source") == "jisheng").then(pl.col("birth_order"))
+        .otherwise(pl.col("child_birth_order")).alias("birth_order"))
+    children = pl.concat([
+        departments.select("source", "sex", "township_code", "birth_date", "birth_order"),
+        persons.select(pl.lit(RECONCILED).alias("source"), "sex", "township_code",
+                       "birth_date", "birth_order"),
+    ], how="vertical_relaxed")
+    kpi = registration_kpi(records, persons)
+    record_kpi_history(connection, kpi, run_id, as_of)
+    return {
+        "person": person,
+        "discrepancy": discrepancies.with_columns(pl.lit(run_id).alias("run_id")),
+        "sex_ratio": sex_ratio_cells(children).with_columns(pl.lit(run_id).alias("run_id")),
+        "registration_kpi": kpi.with_columns(pl.lit(run_id).alias("run_id")),
+        "registration_kpi_history": kpi_history(connection, run_id),
+    }
+
+
+def record_kpi_history(connection: duckdb.DuckDBPyConnection, kpi: pl.DataFrame, run_id: str,
+                       as_of: date | None) -> None:
+    """Keep every run's indicators so trends can be read."""
+    connection.execute("""CREATE TABLE IF NOT EXISTS kpi_history (
+  kpi_run_id VARCHAR, as_of DATE, township_code VARCHAR, children BIGINT, coverage DOUBLE,
+  id_entry_rate DOUBLE, accuracy DOUBLE)""")
+    connection.execute("DELETE FROM kpi_history WHERE kpi_run_id = ?", [run_id])
+    insert_frame(connection, "kpi_history", kpi.select(
+        pl.lit(run_id).alias("kpi_run_id"), pl.lit(as_of, dtype=pl.Date).alias("as_of"),
+        "township_code", "children", "coverage", "id_entry_rate", "accuracy"))
+
+
+def kpi_history(connection: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    return connection.sql(
+        f"SELECT *, '{run_id}' AS run_id FROM kpi_history ORDER BY as_of, township_code").pl()
