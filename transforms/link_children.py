@@ -18,7 +18,7 @@ from transforms.score import FellegiSunterModel, estimate_m, estimate_u, score_p
 
 # A same-source pair is one child registered twice only when everything a second
 # registration copies agrees: mother, birth date, sex, and a name or weight that does not
-# differ. Twins differ in name, sex or weight; a second hukou gets a new ID of its own.
+# differ. Twins differ in name, sex, birth order or weight; a second hukou gets its own ID.
 DUPLICATE_RULE = (
     (pl.col("mother_id_level") == 2)
     & (pl.col("birth_date_level") >= 3)
@@ -27,7 +27,7 @@ DUPLICATE_RULE = (
     & (pl.col("birth_order_level").fill_null(1) == 1)
     & (pl.col("birth_weight_level").fill_null(1) == 1)
     # A re-issued certificate has a number of its own: in 卫生 the weight tells twins apart.
-    & pl.when(pl.col("source_l") == "weisheng").then(pl.col("birth_weight_level") == 1)
+    & pl.when(pl.col("source_l") == "weisheng").then(pl.col("birth_weight_level").fill_null(1) == 1)
     .otherwise(pl.col("birth_cert_level").fill_null(1) == 1)
 )
 

@@ -45,22 +45,26 @@ def _priority(field: str) -> pl.Expr:
                                            return_dtype=pl.Int32)
 
 
+def surviving_values(records: pl.DataFrame, field: str) -> pl.DataFrame:
+    """The value most departments give (each department one vote), ties broken by the
+    survivorship order: one department's slip does not overrule two that agree."""
+    order = SURVIVORSHIP[field]
+    return records.filter(pl.col(field).is_not_null() & pl.col("source").is_in(order)).with_columns(
+        _priority(field).alias("priority")
+    ).group_by("person_id", field).agg(
+        pl.col("source").n_unique().alias("votes"), pl.col("priority").min()
+    ).sort(["votes", "priority"], descending=[True, False]).unique(
+        "person_id", keep="first", maintain_order=True).select("person_id", field)
+
+
 def reconcile_persons(records: pl.DataFrame) -> pl.DataFrame:
-    """The golden record of each child, each field by its survivorship order."""
-    best = [
-        pl.col(field).filter(_priority(field).is_not_null() & pl.col(field).is_not_null())
-        .sort_by(_priority(field).filter(_priority(field).is_not_null()
-                                         & pl.col(field).is_not_null()),
-                 pl.col("record_id").filter(_priority(field).is_not_null()
-                                            & pl.col(field).is_not_null()))
-        .first().alias(field)
-        for field in SURVIVORSHIP
-    ]
+    """The golden record of each child, field by field."""
     persons = records.group_by("person_id").agg(
-        *best,
         pl.len().alias("record_count"),
         *[(pl.col("source") == s.value).any().alias(f"in_{s.value}") for s in Source],
     )
+    for field in SURVIVORSHIP:
+        persons = persons.join(surviving_values(records, field), on="person_id", how="left")
     return persons.with_columns(inferred_birth_order(persons)).sort("person_id")
 
 
@@ -144,8 +148,9 @@ def missing_departments(persons: pl.DataFrame, as_of: object) -> pl.DataFrame:
     """未落户, 无出生医学证明, 计生漏报: a child one department does not hold."""
     due = pl.col("birth_date").dt.offset_by(f"{HUKOU_GRACE_MONTHS}mo") < pl.lit(as_of)
     rules = (
-        (K.MISSING_IN_GONGAN, "gongan", pl.col("in_weisheng") & ~pl.col("in_gongan") & due),
-        (K.MISSING_IN_WEISHENG, "weisheng", pl.col("in_gongan") & ~pl.col("in_weisheng")),
+        (K.MISSING_IN_GONGAN, "gongan", ~pl.col("in_gongan") & due),
+        (K.MISSING_IN_WEISHENG, "weisheng", (pl.col("in_gongan") | pl.col("in_jisheng"))
+         & ~pl.col("in_weisheng")),
         (K.MISSING_IN_JISHENG, "jisheng", (pl.col("in_gongan") | pl.col("in_weisheng"))
          & ~pl.col("in_jisheng")),
     )

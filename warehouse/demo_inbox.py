@@ -183,19 +183,15 @@ def write_csv_file(file: FileToWrite) -> None:
     file.path.write_bytes(text.encode(encoding))
 
 
-def cell_rows(file: FileToWrite) -> Iterable[list[tuple[str, str | None]]]:
-    """Each row as (text, cell kind) per column; kinds only where the frame has them."""
-    kind_columns = {c: c + CELL_TYPE_SUFFIX for c in file.columns
-                    if c + CELL_TYPE_SUFFIX in file.rows.columns}
+def cell_rows(file: FileToWrite) -> Iterable[list[tuple[int, str, str | None]]]:
+    """Each row's non-blank cells as (column, text, cell kind); kinds where the frame has them."""
     width = len(file.columns)
-    kind_at = [file.columns.index(c) for c in kind_columns]
+    kind_at = [width + file.rows.columns[width:].index(c + CELL_TYPE_SUFFIX)
+               if c + CELL_TYPE_SUFFIX in file.rows.columns[width:] else -1
+               for c in file.columns]
     for values in file.rows.iter_rows():
-        cells: list[tuple[str, str | None]] = [(values[i], None) for i in range(width)]
-        for offset, at in enumerate(kind_at):
-            kind = values[width + offset]
-            if kind is not None:
-                cells[at] = (values[at], kind)
-        yield cells
+        yield [(column, values[column], values[kind_at[column]] if kind_at[column] >= 0 else None)
+               for column in range(width) if values[column]]
 
 
 def write_xlsx_file(file: FileToWrite) -> None:
@@ -212,15 +208,13 @@ def write_xlsx_file(file: FileToWrite) -> None:
     write_string, write_number, write_datetime = (
         sheet.write_string, sheet.write_number, sheet.write_datetime)
     for row, cells in enumerate(cell_rows(file), start=1):
-        for column, (value, kind) in enumerate(cells):
-            if not value:
-                continue
-            if kind == CELL_NUMBER:
-                write_number(row, column, float(value))
-            elif kind == CELL_DATE:
-                write_datetime(row, column, datetime.fromisoformat(value), date_format)
-            else:
+        for column, value, kind in cells:
+            if kind is None:
                 write_string(row, column, value)
+            elif kind == CELL_NUMBER:
+                write_number(row, column, float(value))
+            else:
+                write_datetime(row, column, datetime.fromisoformat(value), date_format)
     workbook.close()
 
 
@@ -236,15 +230,13 @@ def write_xls_file(file: FileToWrite) -> None:
     for column, header in enumerate(file.headers):
         sheet.write(0, column, header)
     for row, cells in enumerate(cell_rows(file), start=1):
-        for column, (value, kind) in enumerate(cells):
-            if not value:
-                continue
-            if kind == CELL_NUMBER:
-                sheet.write(row, column, float(value))
-            elif kind == CELL_DATE:
-                sheet.write(row, column, datetime.fromisoformat(value), date_style)
-            else:
+        for column, value, kind in cells:
+            if kind is None:
                 sheet.write(row, column, value)
+            elif kind == CELL_NUMBER:
+                sheet.write(row, column, float(value))
+            else:
+                sheet.write(row, column, datetime.fromisoformat(value), date_style)
     workbook.save(str(file.path))
 
 

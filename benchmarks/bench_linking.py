@@ -1,0 +1,281 @@
+"""Benchmark: birthrec's linking against Splink on the same normalised records.
+
+    python benchmarks/bench_linking.py [--births 100000] [--seed 11] [--dirt-scale 3]
+                                       [--sides birthrec,splink]
+
+Generates an inbox (cached under benchmarks/out/), ingests it once with `birthrec run`, and
+exports the records in use (birthrec's normalised records, ID numbers restricted to valid
+ones by link_records) to parquet. Then, each in a fresh child process:
+
+- birthrec: the stages of transforms.link_children.link_children called one by one as
+  link_children calls them (prepare, block, compare, train = u sampling + EM, score,
+  cluster), with peak RSS;
+- Splink (benchmarks/.venv-splink, see benchmarks/splink_side.py): train, block, predict,
+  and two clusterings (connected components; single best link per department).
+
+Both sides' clusters are scored here with transforms/evaluate_links.py against the
+generator's truth, and one table is printed. Seed 11 is for reporting; linking was tuned on 7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+SPLINK_PYTHON = ROOT / "benchmarks" / ".venv-splink" / "bin" / "python"
+SPLINK_SIDE = ROOT / "benchmarks" / "splink_side.py"
+BIRTHREC = Path(sys.executable).with_name("birthrec")
+
+# What Splink is given: birthrec's link columns (transforms/link_records.py) under the
+# names Splink expects. `rec` is birthrec's own row index and stays behind.
+SPLINK_COLUMNS = (
+    "unique_id", "source_dataset", "child_name", "child_name_pinyin", "child_id",
+    "child_id_cleaned", "mother_name", "mother_name_pinyin", "mother_id", "mother_id_cleaned",
+    "mother_id_prefix", "father_name", "father_name_pinyin", "father_id", "birth_cert_number",
+    "birth_date", "sex", "township_code", "birth_weight_g", "birth_order",
+)
+
+
+def variant_name(births: int, seed: int, dirt_scale: float) -> str:
+    suffix = "" if dirt_scale == 1.0 else f"-dirt{dirt_scale:g}"
+    return f"{births}-{seed}{suffix}"
+
+
+def generate(births: int, seed: int, dirt_scale: float) -> Path:
+    """The generated inbox and truth (shared with bench_ingest.py for the default dirt)."""
+    target = OUT / f"gen-{variant_name(births, seed, dirt_scale)}"
+    if not (target / "truth" / "records.csv").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run([str(BIRTHREC), "generate", "--births", str(births), "--seed",
+                        str(seed), "--dirt-scale", str(dirt_scale), "--out", str(target)],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        print(f"generated {births:,} births in {time.perf_counter() - started:.0f} s: {target}")
+    return target
+
+
+def ingest(generated: Path, work: Path) -> Path:
+    """`birthrec run` once; the state DB's records in use are what both sides link."""
+    warehouse = work / "warehouse.duckdb"
+    state = Path(f"{warehouse}.state") / "restricted" / "state.duckdb"
+    if not state.is_file() or not (work / "run.ok").is_file():
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        started = time.perf_counter()
+        with open(work / "run.log", "w") as log:
+            subprocess.run([str(BIRTHREC), "run", "--inbox", str(generated / "inbox"),
+                            "--warehouse", str(warehouse)], check=True, cwd=ROOT,
+                           stdout=log, stderr=subprocess.STDOUT)
+        (work / "run.ok").touch()
+        print(f"birthrec run (ingest + link + publish) in {time.perf_counter() - started:.0f} s")
+    return state
+
+
+def export_records(state: Path, work: Path) -> tuple[Path, Path]:
+    """records_in_use as canonical parquet (birthrec side) and link columns (Splink side)."""
+    import duckdb
+    import polars as pl
+
+    from schemas.canonical import CANONICAL
+    from transforms.link_records import link_records
+
+    canonical, for_splink = work / "records_in_use.parquet", work / "splink_input.parquet"
+    if canonical.is_file() and for_splink.is_file():
+        return canonical, for_splink
+    with duckdb.connect(str(state), read_only=True) as connection:
+        records = connection.sql(f"SELECT {', '.join(CANONICAL)} FROM records_in_use "
+                                 "ORDER BY source, record_id").pl()
+    records.write_parquet(canonical)
+    link_records(records).with_columns(
+        (pl.col("source") + ":" + pl.col("record_id")).alias("unique_id"),
+        pl.col("source").alias("source_dataset"),
+    ).select(SPLINK_COLUMNS).write_parquet(for_splink)
+    return canonical, for_splink
+
+
+def link_with_birthrec(canonical: Path, out: Path) -> dict[str, Any]:
+    """Child process: link_children stage by stage, exactly in its order, timed."""
+    import polars as pl
+
+    from transforms.block import block_pairs
+    from transforms.cluster import DEFAULT_CLUSTER_SETTINGS, cluster_records
+    from transforms.compare import compare_pairs
+    from transforms.link_children import (
+        flag_pairs,
+        record_link_probability,
+        with_member_keys,
+    )
+    from transforms.link_records import link_records
+    from transforms.score import estimate_m, estimate_u, score_pairs
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    records = pl.read_parquet(canonical)
+    seconds["load"] = time.perf_counter() - started
+
+    def stage(name: str, since: float) -> float:
+        now = time.perf_counter()
+        seconds[name] = now - since
+        return now
+
+    mark = time.perf_counter()
+    links = with_member_keys(link_records(records))
+    mark = stage("prepare", mark)
+    pairs, blocking = block_pairs(links, links)
+    mark = stage("block", mark)
+    levels = compare_pairs(pairs, links)
+    mark = stage("compare", mark)
+    u = estimate_u(links)
+    mark = stage("train_u", mark)
+    model = estimate_m(levels, u)
+    mark = stage("train_em", mark)
+    scored = flag_pairs(score_pairs(levels, links, model), links)
+    mark = stage("score", mark)
+    clusters, _ = cluster_records(links, scored, DEFAULT_CLUSTER_SETTINGS, None, None)
+    clusters = clusters.join(record_link_probability(clusters, scored), on="rec", how="left")
+    stage("cluster", mark)
+    clusters.join(links.select("rec", "member_key"), on="rec").select(
+        pl.col("member_key").alias("unique_id"), pl.col("cluster").cast(pl.String).alias(
+            "cluster_id")).write_parquet(out / "clusters-birthrec.parquet")
+    return {
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "candidate_pairs": pairs.height,
+        "pairs_per_rule": dict(blocking.select("rule", "pairs").iter_rows()),
+        "oversized_keys": int(blocking["oversized_keys"].sum()),
+        "em_iterations": model.iterations,
+        "prior": model.prior,
+        "clusters": {"birthrec": str(out / "clusters-birthrec.parquet")},
+    }
+
+
+def run_child(command: list[str], log: Path) -> dict[str, Any]:
+    """Run one side in a fresh process; its last stdout line is its JSON summary."""
+    started = time.perf_counter()
+    with open(log, "w") as errors:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=errors, text=True,
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        sys.exit(f"{command[1]} failed (exit {done.returncode}); see {log}")
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["process_seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+def evaluate(clusters: Path, truth: Path) -> dict[str, float]:
+    """Pairwise and B-cubed scores and twins merged, with birthrec's evaluation code."""
+    import polars as pl
+
+    from transforms.evaluate_links import bcubed_scores, pairwise_scores, twins_merged
+
+    records = pl.read_csv(truth / "records.csv", infer_schema=False).select(
+        (pl.col("source") + ":" + pl.col("record_id")).alias("unique_id"), "child_key")
+    children = pl.read_csv(truth / "children.csv", infer_schema=False)
+    assigned = pl.read_parquet(clusters).select(
+        "unique_id", pl.col("cluster_id").cast(pl.String).alias("person_id")
+    ).join(records, on="unique_id").with_row_index("rec").with_columns(
+        pl.col("rec").cast(pl.Int64))
+    return {**pairwise_scores(assigned), **bcubed_scores(assigned),
+            "twins_merged": float(twins_merged(assigned, children)),
+            "persons_found": float(assigned["person_id"].n_unique()),
+            "true_children": float(assigned["child_key"].n_unique())}
+
+
+BIRTHREC_STAGES = ("prepare", "block", "compare", "train_u", "train_em", "score", "cluster")
+SPLINK_STAGES = ("train", "block", "predict")
+
+
+def result_rows(label: str, birthrec: dict[str, Any] | None, splink: dict[str, Any] | None,
+                truth: Path) -> list[dict[str, Any]]:
+    rows = []
+    if birthrec is not None:
+        stages = {k: birthrec["seconds"][k] for k in BIRTHREC_STAGES}
+        rows.append({"variant": label, "side": "birthrec", "stages": stages,
+                     "total": round(sum(stages.values()), 2),
+                     "peak_mb": birthrec["peak_rss_mb"], "pairs": birthrec["candidate_pairs"],
+                     **evaluate(Path(birthrec["clusters"]["birthrec"]), truth)})
+    if splink is not None:
+        for method, path in splink["clusters"].items():
+            stages = {k: splink["seconds"][k] for k in SPLINK_STAGES}
+            stages["cluster"] = splink["seconds"][f"cluster_{method}"]
+            rows.append({"variant": label, "side": f"splink {method}", "stages": stages,
+                         "total": round(sum(stages.values()), 2),
+                         "peak_mb": splink["peak_rss_mb"], "pairs": splink["candidate_pairs"],
+                         **evaluate(Path(path), truth)})
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = (f"{'variant':<18} {'side':<29} {'stages (s)':<62} {'total s':>8} {'peak MB':>8} "
+              f"{'cand. pairs':>12} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>6} {'twins':>6}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        stages = " ".join(f"{k}={v:g}" for k, v in row["stages"].items())
+        print(f"{row['variant']:<18} {row['side']:<29} {stages:<62} {row['total']:>8.1f} "
+              f"{row['peak_mb']:>8,} {row['pairs']:>12,} {row['pairwise_precision']:>6.4f} "
+              f"{row['pairwise_recall']:>6.4f} {row['pairwise_f1']:>6.4f} "
+              f"{row['bcubed_f1']:>6.4f} {int(row['twins_merged']):>6}")
+    ours = next((r for r in rows if r["side"] == "birthrec"), None)
+    for row in rows:
+        if ours is not None and row["side"].startswith("splink"):
+            print(f"birthrec speed-up over {row['side']}: {row['total'] / ours['total']:.1f}x "
+                  f"({row['total']:.1f} s / {ours['total']:.1f} s linking)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--births", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--dirt-scale", type=float, default=1.0)
+    parser.add_argument("--sides", default="birthrec,splink")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="Splink's match probability to link at (birthrec's own is 0.5)")
+    parser.add_argument("--child", choices=["birthrec"], help=argparse.SUPPRESS)
+    parser.add_argument("--records", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "birthrec":
+        print(json.dumps(link_with_birthrec(args.records, args.out)))
+        return
+    sides = set(args.sides.split(","))
+    if "splink" in sides and not SPLINK_PYTHON.is_file():
+        sys.exit(f"{SPLINK_PYTHON} is missing: run `make bench-linking` to create it")
+    name = variant_name(args.births, args.seed, args.dirt_scale)
+    generated = generate(args.births, args.seed, args.dirt_scale)
+    work = OUT / f"link-{name}"
+    state = ingest(generated, work)
+    canonical, for_splink = export_records(state, work)
+    results = {}
+    if "birthrec" in sides:
+        results["birthrec"] = run_child(
+            [sys.executable, str(Path(__file__).resolve()), "--child", "birthrec",
+             "--records", str(canonical), "--out", str(work)], work / "birthrec-side.log")
+        print("birthrec:", json.dumps(results["birthrec"]))
+    if "splink" in sides:
+        results["splink"] = run_child(
+            [str(SPLINK_PYTHON), str(SPLINK_SIDE), "--records", str(for_splink), "--out",
+             str(work / "splink"), "--threshold", str(args.threshold)], work / "splink-side.log")
+        print("splink:", json.dumps(results["splink"]))
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    load = os.getloadavg()
+    print(f"\nlinking {name}: {sum(1 for _ in open(generated / 'truth' / 'records.csv')) - 1:,} "
+          f"true records; load average at end {load[0]:.1f} on {os.cpu_count()} cores")
+    print_table(result_rows(name, results.get("birthrec"), results.get("splink"),
+                            generated / "truth"))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
