@@ -39,8 +39,8 @@ SEX_RATIO_BY_ORDER = (107.0, 120.0, 155.0)  # boys per 100 girls at birth order 
 SAME_YEAR_SIBLING_SHARE = 0.004  # deliveries by a mother who already gave birth this year
 SAME_YEAR_SIBLING_GAP_DAYS = 300
 HOME_BIRTH_RATE = 0.03  # no hospital, so no birth medical certificate
-MOTHER_AGE_MEAN_BY_ORDER = (26.0, 30.0, 33.0)
-MOTHER_AGE_RANGE = (18, 44)
+MOTHER_AGE_MEAN_BY_ORDER = (25.0, 29.0, 32.0)
+MOTHER_AGE_RANGE = (17, 38)  # with start 2013: mothers born 1975-1996
 FATHER_AGE_GAP_YEARS = (0, 6)
 LOCAL_ID_REGION_SHARE = 0.78  # adults whose ID number was issued in this county
 ETHNIC_DOTTED_NAME_SHARE = 0.004  # families with Uyghur or Yi style names (with a middle dot)
@@ -48,7 +48,7 @@ YI_SHARE_OF_DOTTED = 0.3
 CHILD_TAKES_MOTHER_SURNAME_SHARE = 0.06
 ONE_CHAR_GIVEN_NAME_SHARE_ADULT = 0.30
 ONE_CHAR_GIVEN_NAME_SHARE_CHILD = 0.15
-NAME_POOL_ZIPF_EXPONENT = 0.9  # given-name popularity falls off like a Zipf law
+NAME_POOL_ZIPF_EXPONENT = 0.6  # given-name popularity falls off like a Zipf law
 INFANT_DEATH_RATE = 0.005
 ADOPTION_RATE = 0.002
 FOUNDLING_RATE = 0.0005
@@ -147,8 +147,8 @@ EXTRACT_MONTHS = {  # months after the start month on which each source extracts
     "gongan": tuple(range(1, 14)),
     "minzheng": (2, 4, 6, 8, 10, 12, 13),
 }
-MINZHENG_XLS_FILE_INDEX = 0  # the legacy .xls (first 民政 file)
-MINZHENG_CSV_FILE_INDEXES = (2, 5)
+MINZHENG_XLS_EXTRACT_RANK = 0  # the legacy .xls: the first 民政 extract with rows
+MINZHENG_CSV_EVERY_THIRD = 1  # then CSV for extracts 1, 4, 7 ... and xlsx for the rest
 REJECTED_FILE_SOURCE, REJECTED_FILE_DROPPED_COLUMN = "gongan", "birth_date"
 DUPLICATE_BYTES_SOURCE = "weisheng"
 OPTIONAL_COLUMNS_SOMETIMES_ABSENT = {
@@ -421,10 +421,11 @@ class RandomStreams:
         return (ranked <= count).fill_null(False)
 
     def count(self, rate: float, population: int, *, scaled: bool = True) -> int:
-        """How many cases of a kind: rate x population (x dirt_scale), at least one."""
-        if population <= 0 or rate <= 0:
-            return 0
+        """How many cases of a kind: rate x population (x dirt_scale), at least one unless
+        the rate is zero (so a small demo still shows every kind)."""
         effective = self.scaled(rate) if scaled else rate
+        if population <= 0 or effective <= 0:
+            return 0
         return min(population, max(1, round(effective * population)))
 
 
@@ -1520,13 +1521,18 @@ def add_versions(records: pl.DataFrame, rng: RandomStreams, calendar: dict[str, 
 # ---------------------------------------------------------------------------------------------
 # Files: which extract carries each version, and how each file is laid out
 # ---------------------------------------------------------------------------------------------
-def extension_of(source: str, extract_index: int) -> str:
+def extension_of(source: str, extract_rank: int) -> str:
+    """计生 sends workbooks, 卫生 and 公安 CSV; 民政 a legacy .xls first, then CSV or xlsx.
+
+    `extract_rank` counts the source's extracts that hold rows, so a small demo still gets
+    every format.
+    """
     if source == Source.JISHENG.value:
         return "xlsx"
     if source == Source.MINZHENG.value:
-        if extract_index == MINZHENG_XLS_FILE_INDEX:
+        if extract_rank == MINZHENG_XLS_EXTRACT_RANK:
             return "xls"
-        return "csv" if extract_index in MINZHENG_CSV_FILE_INDEXES else "xlsx"
+        return "csv" if extract_rank % 3 == MINZHENG_CSV_EVERY_THIRD else "xlsx"
     return "csv"
 
 
@@ -1568,10 +1574,13 @@ def plan_files(placements: pl.DataFrame, rng: RandomStreams,
                calendar: dict[str, tuple[date, ...]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The file plan, and the placements with each version's file (plus the rejected copy)."""
     groups = (placements.group_by("source", "extract_index", "extract_date", "file_seq")
-              .agg(pl.len().alias("rows")).sort("source", "extract_index", "file_seq"))
+              .agg(pl.len().alias("rows")).sort("source", "extract_index", "file_seq")
+              .with_columns(extract_rank=pl.col("extract_index").rank("dense").over("source")
+                            .cast(pl.Int64) - 1))
     plans: list[dict[str, object]] = []
-    for source, extract_index, extract_date, file_seq, _rows in groups.iter_rows():
-        plans.append(file_layout(source, extract_index, extract_date, file_seq, rng))
+    for source, extract_index, extract_date, file_seq, _rows, rank in groups.iter_rows():
+        plans.append(file_layout(source, extract_index, extract_date, file_seq, rng,
+                                 extension_of(source, rank)))
     # One 公安 extract first arrives without a required column; it is re-sent as _1.
     rejected_index = len(calendar[REJECTED_FILE_SOURCE]) // 2
     rejected_date = calendar[REJECTED_FILE_SOURCE][rejected_index]
@@ -1579,7 +1588,7 @@ def plan_files(placements: pl.DataFrame, rng: RandomStreams,
     rejected_columns = [c.name for c in spec.columns if c.name != REJECTED_FILE_DROPPED_COLUMN]
     rejected = file_name(REJECTED_FILE_SOURCE, rejected_date, 0, "csv")
     plans.append({
-        **file_layout(REJECTED_FILE_SOURCE, rejected_index, rejected_date, 0, rng),
+        **file_layout(REJECTED_FILE_SOURCE, rejected_index, rejected_date, 0, rng, "csv"),
         "columns": rejected_columns,
         "headers": [spec.column(c).header for c in rejected_columns],
         "fate": "reject_missing_columns",
@@ -1595,7 +1604,8 @@ def plan_files(placements: pl.DataFrame, rng: RandomStreams,
     original = file_name(DUPLICATE_BYTES_SOURCE, duplicate_date, 0, "csv")
     copy_seq = max(int(str(q)) for q in seqs) + 1 if seqs else 1
     plans.append({
-        **file_layout(DUPLICATE_BYTES_SOURCE, duplicate_index, duplicate_date, copy_seq, rng),
+        **file_layout(DUPLICATE_BYTES_SOURCE, duplicate_index, duplicate_date, copy_seq, rng,
+                      "csv"),
         "fate": "duplicate_bytes", "copy_of": original,
         "detail": f"same bytes as {original}",
     })
@@ -1622,9 +1632,8 @@ FILE_PLAN_SCHEMA: dict[str, pl.DataType] = {
 
 
 def file_layout(source: str, extract_index: int, extract_date: date, file_seq: int,
-                rng: RandomStreams) -> dict[str, object]:
+                rng: RandomStreams, extension: str) -> dict[str, object]:
     """One file's name, encoding, conventions and columns (shuffled, extra, missing, spaced)."""
-    extension = extension_of(source, extract_index)
     name = file_name(source, extract_date, file_seq, extension)
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:6], "little")
 

@@ -108,9 +108,28 @@ def test_no_published_value_is_an_id_number(
             if column == "record_id":
                 continue
             text = frame.get_column(column).drop_nulls()
-            leaks = text.filter(pl.select(is_id_number_check_digit_valid(pl.lit(text))
-                                          ).to_series())
-            assert leaks.len() == 0, f"{name}.{column} holds ID numbers"
+            eighteen = pl.select(is_id_number_check_digit_valid(pl.lit(text))).to_series()
+            old_form = pl.select(
+                pl.lit(text).str.contains(r"^\d{15}$")
+                & pl.lit(text).str.slice(6, 6).str.to_date("%y%m%d", strict=False).is_not_null()
+            ).to_series()
+            leaks = text.filter(eighteen | old_form)
+            assert leaks.len() == 0, f"{name}.{column} holds ID numbers: {leaks.len()}"
+            assert not text.str.contains(r"\d{6}\*+\d").any(), f"{name}.{column} masked IDs"
+
+
+def test_every_published_column_is_declared_and_commented(
+    first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    warehouse, _, _ = first_run
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        columns = reader.sql(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND NOT internal").pl()
+    declared = {(t.name, c.name) for t in PUBLISHED_TABLES for c in t.columns}
+    actual = set(columns.select("table_name", "column_name").iter_rows())
+    assert actual == declared
+    assert columns.filter(pl.col("comment").is_null() | (pl.col("comment") == "")).height == 0
 
 
 def test_second_run_changes_nothing(
