@@ -89,7 +89,7 @@ def ingest_file(
     except BadFileError as error:
         logger.warning("%s", error)
         return store_rejected_file(connection, inbox_file, error, attempt, seen_at)
-    outcome = store_staged_file(connection, staged, paths.archive, attempt, seen_at, key)
+    outcome = store_staged_file(connection, staged, paths, attempt, seen_at, key)
     logger.info("%s: %d rows read, %d usable, %d quarantined", outcome.file,
                 outcome.rows_read, outcome.rows_used, outcome.rows_quarantined)
     return outcome

@@ -16,17 +16,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
 from schemas.canonical import CELL_DATE, CELL_NUMBER, CELL_TYPE_SUFFIX
 from schemas.codes import DiscrepancyKind, Source
 from schemas.divisions import ALIAS_SEPARATOR
-from schemas.gongan import GONGAN
-from schemas.jisheng import JISHENG
-from schemas.minzheng import EVENT_TYPE_LABELS, MINZHENG
+from schemas.minzheng import EVENT_TYPE_LABELS
 from schemas.source_spec import SourceSpec, ValueKind
-from schemas.weisheng import WEISHENG
+from schemas.sources import SOURCES
 
 # ---------------------------------------------------------------------------------------------
 # The population (not scaled by dirt_scale)
@@ -113,8 +112,8 @@ SEX_CODE_FILE_SHARE = 0.3  # files that write sex as 1/2 rather than 男/女
 SEX_STYLE_MIX_RATE = 0.02  # cells in the other style than their file's
 ORDER_CHINESE_FILE_SHARE = 0.5  # 计生 files that write 一孩/二孩/三孩
 ORDER_STYLE_MIX_RATE = 0.05
-TOWNSHIP_FORM_SHARES = (0.55, 0.18, 0.12, 0.05, 0.06, 0.04)  # see township_text()
-WEISHENG_PLACE_FORM_SHARES = (0.30, 0.20, 0.20, 0.12, 0.10, 0.05, 0.03)  # see place_text()
+TOWNSHIP_FORM_SHARES = (0.55, 0.18, 0.12, 0.05, 0.06, 0.04)  # see township_cells()
+WEISHENG_PLACE_FORM_SHARES = (0.30, 0.20, 0.20, 0.12, 0.10, 0.05, 0.03)  # see township_cells()
 WEISHENG_CHILD_NAME_SHARES = (0.60, 0.25, 0.15)  # blank, placeholder, a real name
 GESTATION_PLUS_DAYS_RATE = 0.1  # 孕周 written 39+2
 # Date formats: iso, slash, compact, 年月日, dotted, then (spreadsheets) date cell, serial.
@@ -246,7 +245,8 @@ SURNAME_SHARES: tuple[tuple[str, float], ...] = (
     ("令狐", 0.003),
 )
 # Given-name pools, most popular first (weights fall off like a Zipf law).
-ADULT_FEMALE_GIVEN_ONE = tuple("芳娜敏静丽燕艳娟霞玲红梅英萍琳颖婷雪慧洁莉兰凤琴云华倩丹蓉晶菊琼妮媛")
+ADULT_FEMALE_GIVEN_ONE = tuple("芳娜敏静丽燕艳娟霞玲红梅英萍琳颖婷"
+                               "雪慧洁莉兰凤琴云华倩丹蓉晶菊琼妮媛")
 ADULT_FEMALE_GIVEN_TWO = (
     "秀英", "桂英", "秀兰", "玉兰", "桂兰", "丽娟", "丽华", "海燕", "晓燕", "春梅", "小红", "小燕",
     "丽萍", "玉梅", "美玲", "婷婷", "丽丽", "燕玲", "金凤", "月娥", "秋菊", "春燕", "翠兰", "秀梅",
@@ -308,9 +308,7 @@ TRADITIONAL_CHARACTERS = dict(zip(
     strict=True,
 ))
 
-SOURCE_SPECS: dict[str, SourceSpec] = {
-    s.code: s for s in (JISHENG, WEISHENG, GONGAN, MINZHENG)
-}
+SOURCE_SPECS: dict[str, SourceSpec] = SOURCES
 EVENT_LABELS = {code: label for label, code in EVENT_TYPE_LABELS.items()}  # code -> 死亡登记 ...
 EXTRA_COLUMN = "extra_note"  # the unknown column's values in file_rows
 
@@ -332,9 +330,6 @@ class SyntheticInbox:
     problems: pl.DataFrame  # truth: every injected discrepancy, gap and dirt that matters
     first_extract: date
     last_extract: date
-
-
-PROBLEM_COLUMNS = ("source", "record_key", "child_key", "problem", "detail")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,14 +424,6 @@ class RandomStreams:
         return min(population, max(1, round(effective * population)))
 
 
-def weights_with_dirt(shares: Sequence[float], rng: RandomStreams) -> list[float]:
-    """Format shares where every form but the first (the clean one) is dirt: scale those."""
-    rest = [s * rng.dirt_scale for s in shares[1:]]
-    if sum(rest) >= 1.0:
-        rest = [r / sum(rest) * 0.999 for r in rest]
-    return [max(1.0 - sum(rest), 0.0), *rest] if shares[0] > 0 else [0.0, *rest]
-
-
 def text_format(template: str, *values: pl.Expr) -> pl.Expr:
     """Like pl.format ("{}" placeholders), through concat_str.
 
@@ -453,6 +440,16 @@ def text_format(template: str, *values: pl.Expr) -> pl.Expr:
         if value is not None:
             parts.append(value.cast(pl.String))
     return pl.concat_str(parts)
+
+
+def first_match(branches: Sequence[tuple[pl.Expr, pl.Expr]],
+                otherwise: pl.Expr | None = None) -> pl.Expr:
+    """A when/then chain over (condition, value) pairs: the first true condition wins."""
+    (condition, value), *rest = branches
+    chain: Any = pl.when(condition).then(value)
+    for condition, value in rest:
+        chain = chain.when(condition).then(value)
+    return chain.otherwise(otherwise if otherwise is not None else pl.lit(None))
 
 
 def zipf_weights(count: int) -> list[float]:
@@ -738,8 +735,8 @@ def build_children(births: int, rng: RandomStreams, start: date,
         birth_parity=pl.col("parity") + pl.col("twin_index"),
         birth_date=pl.lit(start) + pl.duration(days=pl.col("day")),
         birth_minute=pl.min_horizontal(
-            pl.col("minute") + pl.col("twin_index") * rng.integer("twin.minutes", "child_no", 1, 15),
-            1439),
+            pl.col("minute")
+            + pl.col("twin_index") * rng.integer("twin.minutes", "child_no", 1, 15), 1439),
         twin_group=pl.when(pl.col("size") == 2)
         .then(text_format("T{}", (pl.col("delivery_no") + 1).cast(pl.String).str.zfill(width))),
     ).with_columns(birth_order=pl.min_horizontal("birth_parity", 3))
@@ -1063,7 +1060,8 @@ def build_records(children: pl.DataFrame, rng: RandomStreams) -> pl.DataFrame:
         source=pl.lit(Source.JISHENG.value), created_date=pl.col("registered_date"),
         **births_known, **birth_father,
         village=pl.col("village"),
-        child_name=pl.when(hukou_first.fill_null(False) | named_early).then("child_name"),
+        child_name=pl.when(hukou_first.fill_null(False)).then("child_name")
+        .when(named_early).then("birth_name"),
         parity_v=pl.col("birth_parity"),
         carries_child_id=hukou_first.fill_null(False),
         birth_cert_number=pl.when(
@@ -1323,7 +1321,7 @@ def replacement_mother_ids(records: pl.DataFrame, mask: pl.Expr, rng: RandomStre
 def inject_name_and_mother_conflicts(records: pl.DataFrame, rng: RandomStreams,
                                      births: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Homophone or look-alike typos in a child's or mother's name; another mother's ID."""
-    chars = "".join(sorted(confusable_characters()))
+    chars = "".join(sorted(CONFUSABLE_CHARACTERS))
     has_name = pl.col("child_name").is_not_null()
     names_per_child = has_name.sum().over("child_key")
     records = records.with_columns(linked=linked_in_two_sources())
@@ -1341,7 +1339,8 @@ def inject_name_and_mother_conflicts(records: pl.DataFrame, rng: RandomStreams,
         & pl.col("mother_name").str.contains(f"[{chars}]").fill_null(False),
         total - child_count)
     mother_id_pick = one_record_per_child(
-        records, "conflict.mother_id", rng, pl.col("linked") & pl.col("mother_id_number").is_not_null(),
+        records, "conflict.mother_id", rng,
+        pl.col("linked") & pl.col("mother_id_number").is_not_null(),
         rng.count(MOTHER_CONFLICT_RATE, births))
     records = records.with_columns(mother_pick=mother_pick, mother_id_pick=mother_id_pick)
     child_typo = misspell_column(records.filter("child_pick"), "child_name", rng,
@@ -1596,19 +1595,22 @@ def plan_files(placements: pl.DataFrame, rng: RandomStreams,
                   + spec.column(REJECTED_FILE_DROPPED_COLUMN).header,
         "has_footer": False,
     })
-    # One 卫生 file is delivered twice: the same bytes under the next free name.
-    duplicate_index = len(calendar[DUPLICATE_BYTES_SOURCE]) // 3
-    duplicate_date = calendar[DUPLICATE_BYTES_SOURCE][duplicate_index]
-    seqs = [p["file_seq"] for p in plans
-            if p["source"] == DUPLICATE_BYTES_SOURCE and p["extract_index"] == duplicate_index]
-    original = file_name(DUPLICATE_BYTES_SOURCE, duplicate_date, 0, "csv")
-    copy_seq = max(int(str(q)) for q in seqs) + 1 if seqs else 1
-    plans.append({
-        **file_layout(DUPLICATE_BYTES_SOURCE, duplicate_index, duplicate_date, copy_seq, rng,
-                      "csv"),
-        "fate": "duplicate_bytes", "copy_of": original,
-        "detail": f"same bytes as {original}",
-    })
+    # One 卫生 file (about a third into the year) is delivered twice: the same bytes under
+    # the next free name of its extract.
+    firsts = sorted((int(str(p["extract_index"])), str(p["file"])) for p in plans
+                    if p["source"] == DUPLICATE_BYTES_SOURCE and p["file_seq"] == 0)
+    target = len(calendar[DUPLICATE_BYTES_SOURCE]) // 3
+    if firsts:
+        duplicate_index, original = next((f for f in firsts if f[0] >= target), firsts[-1])
+        copy_seq = 1 + max(int(str(p["file_seq"])) for p in plans
+                           if p["source"] == DUPLICATE_BYTES_SOURCE
+                           and p["extract_index"] == duplicate_index)
+        plans.append({
+            **file_layout(DUPLICATE_BYTES_SOURCE, duplicate_index,
+                          calendar[DUPLICATE_BYTES_SOURCE][duplicate_index], copy_seq, rng, "csv"),
+            "fate": "duplicate_bytes", "copy_of": original,
+            "detail": f"same bytes as {original}",
+        })
     files = pl.DataFrame(plans, schema=FILE_PLAN_SCHEMA).sort("source", "extract_date", "file_seq")
     with_files = placements.join(
         files.filter(pl.col("fate") == "ingest").select("source", "extract_index", "file_seq",
@@ -1756,17 +1758,17 @@ def date_cells(value: str, out: str, source: str, rng: RandomStreams) -> Phases:
     index = rng.index(f"cell.{value}", "record_no",
                       scaled_shares(DATE_FORMAT_SHARES[source], rng))
     column, chosen = pl.col(value), pl.col(drawn)
-    text = pl.when(chosen == 5).then(column.dt.strftime(DATE_PATTERNS[0]))
-    text = text.when(chosen == 6).then(
-        (column - pl.lit(EXCEL_EPOCH)).dt.total_days().cast(pl.String))
-    for i, pattern in enumerate(DATE_PATTERNS):
-        text = text.when(chosen == i).then(column.dt.strftime(pattern))
+    text = first_match([
+        (chosen == 5, column.dt.strftime(DATE_PATTERNS[0])),
+        (chosen == 6, (column - pl.lit(EXCEL_EPOCH)).dt.total_days().cast(pl.String)),
+        *((chosen == i, column.dt.strftime(pattern)) for i, pattern in enumerate(DATE_PATTERNS)),
+    ])
     kind = (pl.when(column.is_null()).then(None)
             .when(spreadsheet & (chosen == 5)).then(pl.lit(CELL_DATE))
             .when(spreadsheet & (chosen == 6)).then(pl.lit(CELL_NUMBER)))
     return [
         {drawn: pl.when(~spreadsheet & (index >= 5)).then(0).otherwise(index)},
-        {out: text.otherwise(None), out + CELL_TYPE_SUFFIX: kind},
+        {out: text, out + CELL_TYPE_SUFFIX: kind},
     ]
 
 
@@ -1775,13 +1777,12 @@ def birth_time_cells(rng: RandomStreams) -> Phases:
     moment = pl.col("birth_date_v").cast(pl.Datetime("us")) + pl.duration(
         minutes=pl.col("birth_minute").fill_null(0))
     chosen = pl.col("_birth_time_format")
-    text = pl.when(chosen == 0).then(moment.dt.strftime(BIRTH_TIME_PATTERNS[0]))
-    for i, pattern in enumerate(BIRTH_TIME_PATTERNS[1:], start=1):
-        text = text.when(chosen == i).then(moment.dt.strftime(pattern))
+    text = first_match([(chosen == i, moment.dt.strftime(pattern))
+                        for i, pattern in enumerate(BIRTH_TIME_PATTERNS)])
     return [
         {"_birth_time_format": rng.index("cell.birth_time", "record_no",
                                          scaled_shares(BIRTH_TIME_FORMAT_SHARES, rng))},
-        {"birth_date": text.otherwise(None)},
+        {"birth_date": text},
     ]
 
 
@@ -1845,6 +1846,16 @@ def id_cells(column: str, rng: RandomStreams, birth_year: str | None) -> Phases:
     ]
 
 
+def redotted(column: str) -> pl.Expr:
+    """The name with its middle dot written another way, where the draw says so."""
+    value, dotted = pl.col(column), pl.col(f"_{column}_dotted")
+    return first_match([
+        (~dotted | ~value.str.contains(MIDDLE_DOT, literal=True), value),
+        *((pl.col(f"_{column}_dot") == i, value.str.replace_all(MIDDLE_DOT, dot, literal=True))
+          for i, dot in enumerate(DOT_VARIANTS)),
+    ], value)
+
+
 def name_cells(column: str, rng: RandomStreams) -> Phases:
     """A name as typed: other middle dots, traditional characters, stray spaces."""
     value = pl.col(column)
@@ -1857,7 +1868,8 @@ def name_cells(column: str, rng: RandomStreams) -> Phases:
         .otherwise(pl.concat_str(value.str.slice(0, 1), pl.lit("\u3000"), value.str.slice(1)))
     )
     return [
-        {f"_{column}_dot": rng.pick(f"cell.{column}.dot", "record_no", DOT_VARIANTS),
+        {f"_{column}_dot": rng.index(f"cell.{column}.dot", "record_no",
+                                     [1.0] * len(DOT_VARIANTS)),
          f"_{column}_dotted": rng.dirt(f"cell.{column}.dotted", "record_no", DOT_VARIANT_RATE),
          f"_{column}_traditional": rng.dirt(f"cell.{column}.traditional", "record_no",
                                             NAME_TRADITIONAL_RATE),
@@ -1865,10 +1877,7 @@ def name_cells(column: str, rng: RandomStreams) -> Phases:
                                             (0.5, 0.2, 0.2, 0.1)),
          f"_{column}_space": rng.dirt(f"cell.{column}.space", "record_no",
                                       NAME_STRAY_SPACE_RATE)},
-        {column: pl.when(pl.col(f"_{column}_dotted")
-                         & value.str.contains(MIDDLE_DOT, literal=True))
-         .then(value.str.replace_all(MIDDLE_DOT, pl.col(f"_{column}_dot"), literal=True))
-         .otherwise(value)},
+        {column: redotted(column)},
         {column: pl.when(f"_{column}_traditional")
          .then(value.str.replace_many(TRADITIONAL_CHARACTERS)).otherwise(value)},
         {column: pl.when(pl.col(f"_{column}_space") & (value.str.len_chars() >= 2))
@@ -1911,7 +1920,7 @@ def township_cells(source: str, rng: RandomStreams) -> Phases:
             .when(form == 5).then(pl.concat_str(stem, village))
             .otherwise(pl.coalesce(pl.col("hospital"), pl.lit(COUNTY_NAME + "人民医院")))
         )
-        shares = WEISHENG_PLACE_FORM_SHARES
+        shares: Sequence[float] = WEISHENG_PLACE_FORM_SHARES
     else:
         text = (
             pl.when(form == 0).then(name)
@@ -2102,7 +2111,11 @@ def render_files(rows: pl.DataFrame, files: pl.DataFrame, rng: RandomStreams) ->
             del part
             rendered.append(number_rows(add_footers(
                 cells, files.filter(pl.col("source") == source))))
-    return pl.concat(rendered, how="diagonal_relaxed", rechunk=False)
+    every = pl.concat(rendered, how="diagonal_relaxed", rechunk=False)
+    # A tiny demo may lack a whole source: its columns still exist (all null).
+    return every.with_columns(pl.lit(None, dtype=pl.String).alias(c)
+                              for c in (*TEXT_COLUMNS, *CELL_KIND_COLUMNS, *ID_PROBLEM_COLUMNS)
+                              if c not in every.columns)
 
 
 # ---------------------------------------------------------------------------------------------

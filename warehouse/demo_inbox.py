@@ -209,12 +209,12 @@ def write_xlsx_file(file: FileToWrite) -> None:
         sheet.write_string, sheet.write_number, sheet.write_datetime)
     for row, cells in enumerate(cell_rows(file), start=1):
         for column, value, kind in cells:
-            if kind is None:
-                write_string(row, column, value)
-            elif kind == CELL_NUMBER:
+            if kind == CELL_NUMBER:
                 write_number(row, column, float(value))
-            else:
+            elif kind == CELL_DATE:
                 write_datetime(row, column, datetime.fromisoformat(value), date_format)
+            else:
+                write_string(row, column, value)
     workbook.close()
 
 
@@ -231,12 +231,12 @@ def write_xls_file(file: FileToWrite) -> None:
         sheet.write(0, column, header)
     for row, cells in enumerate(cell_rows(file), start=1):
         for column, value, kind in cells:
-            if kind is None:
-                sheet.write(row, column, value)
-            elif kind == CELL_NUMBER:
+            if kind == CELL_NUMBER:
                 sheet.write(row, column, float(value))
-            else:
+            elif kind == CELL_DATE:
                 sheet.write(row, column, datetime.fromisoformat(value), date_style)
+            else:
+                sheet.write(row, column, value)
     workbook.save(str(file.path))
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.canonical import CANONICAL
 from schemas.codes import QuarantineReason
 from schemas.sources import SOURCES
 from transforms.normalise_records import normalise_records
@@ -23,7 +22,8 @@ from transforms.triage_rows import triage_rows
 from warehouse.errors import BadFileError
 from warehouse.inbox_files import InboxFile, RejectedFile
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
-from warehouse.state_store import insert_frame, next_ingest_order
+from warehouse.state_paths import StatePaths
+from warehouse.state_store import insert_frame, next_ingest_order, write_record_versions
 
 
 @dataclass(frozen=True)
@@ -137,26 +137,22 @@ def file_quarantine_frame(
 def store_staged_file(
     connection: duckdb.DuckDBPyConnection,
     staged: StagedFile,
-    archive: Path,
+    paths: StatePaths,
     run_id: str,
     seen_at: datetime,
     key: bytes,
 ) -> FileOutcome:
     """Archive the file and store its rows and manifest entry in one transaction."""
     inbox_file = staged.inbox_file
-    archive_copy(inbox_file.path, archive, inbox_file.content_hash, inbox_file.extension)
+    archive_copy(inbox_file.path, paths.archive, inbox_file.content_hash, inbox_file.extension)
+    ingest_order = next_ingest_order(connection)
+    versions = with_pseudonyms(connection, staged.records, key).with_columns(
+        pl.lit(run_id).alias("ingest_run_id"),
+        pl.lit(ingest_order, dtype=pl.Int64).alias("ingest_order"),
+    )
+    write_record_versions(versions, paths.state_db, inbox_file.content_hash)
     connection.execute("BEGIN TRANSACTION")
     try:
-        ingest_order = next_ingest_order(connection)
-        insert_frame(
-            connection,
-            "record_versions",
-            staged.records.select(list(CANONICAL)).with_columns(
-                pl.lit(run_id).alias("ingest_run_id"),
-                pl.lit(ingest_order, dtype=pl.Int64).alias("ingest_order"),
-            ),
-            pseudonym_columns_sql(key),
-        )
         insert_frame(connection, "quarantine_rows", quarantined_row_frame(staged, run_id))
         insert_frame(connection, "files", manifest_frame(
             inbox_file, status="ingested", run_id=run_id, rows_read=staged.rows_read,
@@ -207,16 +203,29 @@ def store_duplicate_name(
     return FileOutcome(inbox_file.relative, inbox_file.source, "duplicate", 0, 0, 0)
 
 
-def pseudonym_columns_sql(key: bytes) -> str:
-    """The keyed pseudonyms stored beside each record version's ID numbers."""
-    return ", ".join(
-        f"{pseudonym_sql(column, key, PSEUDONYM_PREFIXES[column])} AS {alias}"
-        for column, alias in (
-            ("child_id_number", "child_id_pseudonym"),
-            ("mother_id_number", "mother_pseudonym"),
-            ("father_id_number", "father_pseudonym"),
-        )
-    )
+PSEUDONYM_COLUMNS = (
+    ("child_id_number", "child_id_pseudonym"),
+    ("mother_id_number", "mother_pseudonym"),
+    ("father_id_number", "father_pseudonym"),
+)
+
+
+def with_pseudonyms(
+    connection: duckdb.DuckDBPyConnection, records: pl.DataFrame, key: bytes
+) -> pl.DataFrame:
+    """The keyed pseudonyms stored beside each record version's ID numbers, computed by
+    DuckDB once per distinct number (mothers recur across departments and siblings)."""
+    for column, alias in PSEUDONYM_COLUMNS:
+        values = records.select(pl.col(column).drop_nulls().unique())
+        connection.register("id_values", values)
+        try:
+            mapping = connection.sql(
+                f"SELECT {column}, {pseudonym_sql(column, key, PSEUDONYM_PREFIXES[column])} "
+                f"AS {alias} FROM id_values").pl()
+        finally:
+            connection.unregister("id_values")
+        records = records.join(mapping, on=column, how="left", nulls_equal=False)
+    return records
 
 
 def name_frame(inbox_file: InboxFile | RejectedFile, run_id: str) -> pl.DataFrame:

@@ -1,7 +1,10 @@
 """The restricted state kept between nights: file manifest, record versions, quarantined rows.
 
-SQL is built by pure *_sql() functions and run by the functions beside them, which take the
-connection. Everything here holds raw values and lives only under FILE.state/restricted/.
+Record versions live in one Parquet file per ingested file (restricted/records/<sha256>.parquet,
+written whole before its manifest row commits), read through the view `record_versions`:
+a 60-column DuckDB insert was 15 s per million rows, a Parquet write 3 s. SQL is built by
+pure *_sql() functions and run by the functions beside them, which take the connection.
+Everything here holds raw values and lives only under FILE.state/restricted/.
 """
 
 from __future__ import annotations
@@ -21,18 +24,18 @@ RECORD_ORDER = (
 )
 
 
-def duckdb_type(dtype: pl.DataType) -> str:
-    """DuckDB's name for a polars dtype used in the canonical record."""
-    names = {
-        pl.String(): "VARCHAR", pl.Date(): "DATE", pl.Int8(): "TINYINT", pl.Int64(): "BIGINT",
-        pl.Boolean(): "BOOLEAN", pl.Float64(): "DOUBLE",
-    }
-    return names[dtype]
+# Columns stored beside the canonical ones in each record-version file.
+RECORD_EXTRA: dict[str, pl.DataType] = {
+    "child_id_pseudonym": pl.String(), "mother_pseudonym": pl.String(),
+    "father_pseudonym": pl.String(), "ingest_order": pl.Int64(), "ingest_run_id": pl.String(),
+}
+EMPTY_RECORDS_FILE = "_empty.parquet"
 
 
-def create_state_sql() -> list[str]:
-    """DDL of the state database; idempotent."""
-    record_columns = ",\n  ".join(f"{name} {duckdb_type(t)}" for name, t in CANONICAL.items())
+def create_state_sql(records_folder: Path) -> list[str]:
+    """DDL of the state database; idempotent. Views are re-created on every open, so the
+    state folder may be moved or restored from a backup."""
+    versions = f"{records_folder.as_posix()}/*.parquet"
     return [
         """CREATE TABLE IF NOT EXISTS files (
   content_hash VARCHAR PRIMARY KEY, file VARCHAR NOT NULL, source VARCHAR,
@@ -43,10 +46,9 @@ def create_state_sql() -> list[str]:
         """CREATE TABLE IF NOT EXISTS file_names (
   content_hash VARCHAR NOT NULL, file VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
   PRIMARY KEY (content_hash, file))""",
-        f"""CREATE TABLE IF NOT EXISTS record_versions (
-  {record_columns},
-  child_id_pseudonym VARCHAR, mother_pseudonym VARCHAR, father_pseudonym VARCHAR,
-  ingest_order BIGINT NOT NULL, ingest_run_id VARCHAR NOT NULL)""",
+        f"""CREATE OR REPLACE VIEW record_versions AS
+  SELECT * FROM read_parquet('{versions}', union_by_name = true)
+  WHERE file_hash IN (SELECT content_hash FROM files WHERE status = 'ingested')""",
         """CREATE TABLE IF NOT EXISTS quarantine_rows (
   source VARCHAR, file VARCHAR NOT NULL, file_hash VARCHAR, row_number BIGINT,
   reason VARCHAR NOT NULL,
@@ -70,12 +72,31 @@ def create_state_sql() -> list[str]:
     ]
 
 
+def records_folder(state_db: Path) -> Path:
+    return state_db.parent / "records"
+
+
 def open_state(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open (and create if new) the state database."""
+    """Open (and create if new) the state database and its record-version folder."""
+    folder = records_folder(path)
+    folder.mkdir(exist_ok=True)
+    empty = folder / EMPTY_RECORDS_FILE
+    if not empty.exists():  # so the view's glob always matches, and knows every column
+        pl.DataFrame(schema={**CANONICAL, **RECORD_EXTRA}).write_parquet(empty)
     connection = duckdb.connect(str(path))
-    for statement in create_state_sql():
+    for statement in create_state_sql(folder):
         connection.execute(statement)
     return connection
+
+
+def write_record_versions(frame: pl.DataFrame, state_db: Path, content_hash: str) -> Path:
+    """Write one file's record versions whole (temp name, then rename): a crash never leaves
+    half a file, and a file without a manifest row is ignored by the view."""
+    target = records_folder(state_db) / f"{content_hash}.parquet"
+    partial = target.with_suffix(".partial")
+    frame.select({**CANONICAL, **RECORD_EXTRA}.keys()).write_parquet(partial)
+    partial.replace(target)
+    return target
 
 
 def known_hashes(connection: duckdb.DuckDBPyConnection) -> set[str]:

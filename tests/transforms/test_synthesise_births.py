@@ -36,9 +36,10 @@ def check_character(id_number: str) -> str:
 
 
 def is_valid_id(id_number: str) -> bool:
-    return (len(id_number) == 18 and id_number[:17].isdigit()
-            and id_number[17] == check_character(id_number)
-            and date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])) > date(1900, 1, 1))
+    if len(id_number) != 18 or not id_number[:17].isdigit():
+        return False
+    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    return id_number[17] == check_character(id_number) and born > date(1900, 1, 1)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_sex_ratio_of_20k_births_is_near_117() -> None:
     start = date(2013, 1, 1)
     calendar = {s: extract_dates(s, start) for s in EXTRACT_MONTHS}
     children, _ = build_children(20_000, rng, start, calendar)
-    boys, girls = (children["sex"] == 1).sum(), (children["sex"] == 2).sum()
+    boys, girls = int((children["sex"] == 1).sum()), int((children["sex"] == 2).sum())
     assert 110 < 100 * boys / girls < 125
     by_order = children.group_by("birth_order").agg(
         ratio=100 * (pl.col("sex") == 1).sum() / (pl.col("sex") == 2).sum()).sort("birth_order")

@@ -1,0 +1,188 @@
+"""Blocking: which rules propose which pairs, oversized keys, and probe-vs-build mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import polars as pl
+import pytest
+
+from schemas.canonical import CANONICAL
+from transforms.block import BLOCKING_RULES, MAX_BLOCK_SIZE, BlockingRule, block_pairs
+from transforms.link_records import link_records
+from transforms.normalise_ids import id_number_check_digit
+from transforms.normalise_names import name_pinyin
+
+NAMES = ("child_name", "mother_name", "father_name")
+RULES = {rule.name: rule for rule in BLOCKING_RULES}
+
+
+def with_check_digit(body: str) -> str:
+    """An 18-character ID number: 17 digits and their GB 11643 check character."""
+    return body + pl.select(id_number_check_digit(pl.lit(body))).item()
+
+
+def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    """Canonical records: the given columns, every other one null of its declared dtype;
+    name pinyin derived from the names as the normaliser does, unless given."""
+    frame = pl.DataFrame([{c: row.get(c) for c in CANONICAL} for row in rows], schema=CANONICAL)
+    return frame.with_columns(
+        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
+        for name in NAMES
+    )
+
+
+def links_of(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    return link_records(canonical([
+        {"source": "weisheng", "record_id": f"R{i}", **row} for i, row in enumerate(rows)]))
+
+
+def pair_set(pairs: pl.DataFrame) -> set[tuple[int, int]]:
+    return set(pairs.select("rec_l", "rec_r").iter_rows())
+
+
+@pytest.mark.parametrize(("left", "right", "rule"), [
+    pytest.param(date(2013, 5, 4), date(2013, 5, 5), "mother_pinyin+birth_date+1",
+                 id="second record a day later"),
+    pytest.param(date(2013, 5, 5), date(2013, 5, 4), "mother_pinyin+birth_date+1",
+                 id="second record a day earlier"),
+    pytest.param(date(2013, 12, 31), date(2014, 1, 1), "mother_pinyin+birth_date+1",
+                 id="a day apart across new year"),
+    pytest.param(date(2013, 5, 4), date(2013, 4, 5), "mother_pinyin+birth_date_swapped",
+                 id="month and day swapped"),
+    pytest.param(date(2013, 3, 12), date(2013, 12, 3), "mother_pinyin+birth_date_swapped",
+                 id="swapped months apart"),
+    pytest.param(date(2013, 5, 4), date(2013, 5, 4), "mother_pinyin+birth_date",
+                 id="same day"),
+])
+def test_homophone_mothers_with_near_dates_are_paired(left: date, right: date,
+                                                      rule: str) -> None:
+    """No IDs, no child names: only the mother's pinyin and the date can propose the pair."""
+    links = links_of([{"mother_name": "单丽", "birth_date": left},
+                      {"mother_name": "善丽", "birth_date": right}])
+    pairs, stats = block_pairs(links, links)
+    assert pairs.rows() == [(0, 1, rule)]
+    alone, _ = block_pairs(links, links, rules=(RULES[rule],))
+    assert pair_set(alone) == {(0, 1)}
+    assert stats.filter(pl.col("rule") == rule)["pairs"].to_list() == [1]
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    pytest.param(date(2013, 5, 4), date(2013, 5, 6), id="two days apart"),
+    pytest.param(date(2013, 5, 5), date(2013, 5, 5).replace(year=2014), id="a year apart"),
+    pytest.param(date(2013, 5, 4), date(2013, 4, 4), id="a month apart"),
+])
+def test_same_mother_name_far_apart_in_time_is_not_paired(left: date, right: date) -> None:
+    links = links_of([{"mother_name": "单丽", "birth_date": left},
+                      {"mother_name": "单丽", "birth_date": right}])
+    pairs, _ = block_pairs(links, links)
+    assert pairs.height == 0
+
+
+def test_a_day_without_a_swapped_twin_proposes_nothing_by_itself() -> None:
+    """5 May 2013 swapped is 5 May: the swapped rule must not pair a record with itself."""
+    links = links_of([{"mother_name": "单丽", "birth_date": date(2013, 5, 5)}])
+    pairs, _ = block_pairs(links, links)
+    assert pairs.height == 0
+
+
+def test_identifiers_propose_pairs_whatever_else_differs() -> None:
+    mother_id = with_check_digit("45082119880512123")
+    links = links_of([
+        {"mother_id_number": mother_id, "mother_name": "单丽", "birth_date": date(2013, 5, 4)},
+        {"mother_id_number": mother_id, "mother_name": "陈静", "birth_date": date(2013, 9, 1)},
+        {"birth_cert_number": "P450123456", "mother_name": "王芳"},
+        {"birth_cert_number": "P450123456", "mother_name": "李娜"},
+    ])
+    pairs, _ = block_pairs(links, links)
+    assert pairs.rows() == [(0, 1, "mother_id"), (2, 3, "birth_cert_number")]
+
+
+def test_damaged_mother_ids_still_pair_on_their_first_fifteen_digits_and_date() -> None:
+    mother_id = with_check_digit("45082119880512123")
+    day = date(2013, 5, 4)
+    links = links_of([
+        {"mother_id_number": mother_id, "birth_date": day},
+        {"mother_id_number": mother_id[:15] + "000", "mother_id_number_problem": "stored_as_number",
+         "birth_date": day},
+    ])
+    pairs, _ = block_pairs(links, links)
+    assert pairs.rows() == [(0, 1, "mother_id_prefix+birth_date")]
+
+
+@pytest.mark.parametrize(("size", "expected_pairs", "expected_oversized"), [
+    pytest.param(MAX_BLOCK_SIZE, MAX_BLOCK_SIZE * (MAX_BLOCK_SIZE - 1) // 2, 0,
+                 id="a full block is used"),
+    pytest.param(MAX_BLOCK_SIZE + 1, 0, 1, id="one record too many proposes nothing"),
+])
+def test_a_key_shared_by_too_many_records_proposes_nothing(size: int, expected_pairs: int,
+                                                           expected_oversized: int) -> None:
+    day = date(2013, 5, 4)
+    links = links_of([{"mother_name": "张丽", "birth_date": day}] * size)
+    pairs, stats = block_pairs(links, links)
+    assert pairs.height == expected_pairs
+    counts = {row["rule"]: row for row in stats.iter_rows(named=True)}
+    assert counts["mother_pinyin+birth_date"]["oversized_keys"] == expected_oversized
+    assert counts["mother_pinyin+birth_date"]["pairs"] == expected_pairs
+
+
+def test_an_oversized_key_does_not_hide_pairs_another_rule_finds() -> None:
+    day = date(2013, 5, 4)
+    mother_id = with_check_digit("45082119880512123")
+    rows: list[dict[str, object]] = [{"mother_name": "张丽", "birth_date": day}] * (
+        MAX_BLOCK_SIZE + 1)
+    rows = [*rows, {"mother_name": "张丽", "birth_date": day, "mother_id_number": mother_id},
+            {"mother_name": "张丽", "birth_date": day, "mother_id_number": mother_id}]
+    links = links_of(rows)
+    pairs, stats = block_pairs(links, links)
+    assert pairs.rows() == [(MAX_BLOCK_SIZE + 1, MAX_BLOCK_SIZE + 2, "mother_id")]
+    assert stats.filter(pl.col("rule") == "mother_pinyin+birth_date")[
+        "oversized_keys"].item() == 1
+
+
+def test_probe_mode_proposes_only_pairs_involving_probe_records() -> None:
+    """A nightly run probes the night's records against all: old pairs are not re-proposed."""
+    day = date(2013, 5, 4)
+    links = links_of([
+        {"mother_name": "单丽", "birth_date": day},  # 0: old, same child as 1 and 4
+        {"mother_name": "单丽", "birth_date": day},  # 1: old
+        {"mother_name": "王芳", "birth_date": day},  # 2: old, same child as 3
+        {"mother_name": "王芳", "birth_date": day},  # 3: old
+        {"mother_name": "善丽", "birth_date": date(2013, 5, 5)},  # 4: tonight's
+    ])
+    probe = links.filter(pl.col("rec") == 4)
+    pairs, _ = block_pairs(probe, links)
+    assert pair_set(pairs) == {(0, 4), (1, 4)}
+    full, _ = block_pairs(links, links)
+    assert pair_set(full) == {(0, 1), (2, 3), (0, 4), (1, 4)}
+
+
+def test_probe_mode_finds_asymmetric_rules_in_both_directions() -> None:
+    """The ±1-day rule shifts the probe side only; a probe born a day earlier must still pair."""
+    links = links_of([
+        {"mother_name": "单丽", "birth_date": date(2013, 5, 5)},
+        {"mother_name": "单丽", "birth_date": date(2013, 5, 4)},
+        {"mother_name": "单丽", "birth_date": date(2013, 5, 6)},
+    ])
+    pairs, _ = block_pairs(links.filter(pl.col("rec") == 0), links)
+    assert pair_set(pairs) == {(0, 1), (0, 2)}
+
+
+def test_pairs_are_ordered_and_unique() -> None:
+    mother_id = with_check_digit("45082119880512123")
+    day = date(2013, 5, 4)
+    same = {"mother_id_number": mother_id, "mother_name": "单丽", "birth_date": day,
+            "child_name": "张伟", "township_code": "450821101"}
+    links = links_of([same, same, same])
+    pairs, _ = block_pairs(links, links)
+    assert pair_set(pairs) == {(0, 1), (0, 2), (1, 2)}
+    assert pairs.height == 3
+    assert (pairs["rec_l"] < pairs["rec_r"]).all()
+
+
+def test_no_rules_give_no_pairs() -> None:
+    links = links_of([{"mother_name": "单丽"}, {"mother_name": "单丽"}])
+    no_rules: tuple[BlockingRule, ...] = ()
+    pairs, stats = block_pairs(links, links, rules=no_rules)
+    assert pairs.height == 0 and stats.height == 0

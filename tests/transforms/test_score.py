@@ -1,0 +1,298 @@
+"""Score: u sampling, EM for m, term-frequency adjustment, symmetry and the model's JSON."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from schemas.canonical import CANONICAL
+from schemas.codes import IdProblem
+from transforms.block import block_pairs
+from transforms.compare import COMPARISONS, compare_pairs
+from transforms.link_records import link_records
+from transforms.normalise_ids import id_number_check_digit
+from transforms.normalise_names import name_pinyin
+from transforms.score import (
+    EM_MAX_ITERATIONS,
+    FellegiSunterModel,
+    estimate_m,
+    estimate_u,
+    score_pairs,
+)
+
+NAMES = ("child_name", "mother_name", "father_name")
+SURNAMES = "张王李刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIRLS = "丽芳娜敏静秀英华玉兰红梅艳霞燕琳洁萍雪婷"
+BOYS = "伟强磊军勇杰涛明超刚平辉鹏飞鑫波斌宇浩"
+HOMOPHONES = {"丽": "莉", "芳": "方", "娜": "那", "玉": "钰", "红": "虹", "梅": "玫", "燕": "艳"}
+
+
+def with_check_digit(body: str) -> str:
+    """An 18-character ID number: 17 digits and their GB 11643 check character."""
+    return body + pl.select(id_number_check_digit(pl.lit(body))).item()
+
+
+def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    """Canonical records: the given columns, every other one null of its declared dtype;
+    name pinyin derived from the names as the normaliser does, unless given."""
+    frame = pl.DataFrame([{c: row.get(c) for c in CANONICAL} for row in rows], schema=CANONICAL)
+    return frame.with_columns(
+        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
+        for name in NAMES
+    )
+
+
+def population(children: int, seed: int, sibling_share: float = 0.0) -> pl.DataFrame:
+    """Canonical records of `children` children in 卫生, 公安 and 计生, with everyday dirt:
+    homophone typos in the mother's name, a day off, blank mother IDs, unnamed newborns at
+    the hospital, children 计生 has not heard of. A share of children are a younger sibling
+    (same mother, ID and township, born 400-1000 days later). The record id's digits are the
+    child's number, so the truth is `record_id.str.slice(1)`."""
+    rng = random.Random(seed)
+    mothers: list[tuple[str, str, str, date, str]] = []
+    rows: list[dict[str, object]] = []
+    for k in range(children):
+        if mothers and rng.random() < sibling_share:
+            surname, mother, mother_id, older, township = rng.choice(mothers)
+            born = older + timedelta(days=rng.randrange(400, 1000))
+        else:
+            surname = rng.choice(SURNAMES)
+            mother = rng.choice(SURNAMES) + rng.choice(GIRLS) + rng.choice(["", *GIRLS])
+            mother_id = with_check_digit(
+                f"450821{1980 + rng.randrange(15)}{rng.randrange(1, 13):02d}"
+                f"{rng.randrange(1, 29):02d}{rng.randrange(100, 999)}")
+            born = date(2011, 1, 1) + timedelta(days=rng.randrange(365))
+            township = f"4508211{rng.randrange(1, 10):02d}"
+            mothers.append((surname, mother, mother_id, born, township))
+        sex = rng.choice((1, 2))
+        given = BOYS if sex == 1 else GIRLS
+        child = surname + rng.choice(given) + rng.choice(["", *given])
+        child_id = with_check_digit(f"450821{born:%Y%m%d}{rng.randrange(100, 999)}")
+        same = {"mother_name": mother, "mother_id_number": mother_id, "birth_date": born,
+                "sex": sex, "township_code": township}
+        records = [
+            {"source": "weisheng", "record_id": f"W{k}", **same, "birth_cert_number": f"P{k:08d}",
+             "child_name": child if rng.random() < 0.5 else None,
+             "birth_weight_g": float(rng.randrange(2500, 4200, 10))},
+            {"source": "gongan", "record_id": f"G{k}", **same, "child_name": child,
+             "child_id_number": child_id},
+            {"source": "jisheng", "record_id": f"J{k}", **same, "child_name": child,
+             "child_id_number": child_id if rng.random() < 0.5 else None,
+             "birth_order": 1 + (born.year > 2011)},
+        ]
+        for record in records:
+            draw = rng.random()
+            if draw < 0.1:
+                record["mother_name"] = "".join(HOMOPHONES.get(c, c) for c in mother)
+            elif draw < 0.15:
+                record["birth_date"] = born + timedelta(days=1)
+            elif draw < 0.25:
+                record["mother_id_number"] = None
+        rows.extend(r for r in records if r["source"] != "jisheng" or rng.random() < 0.9)
+    return canonical(rows)
+
+
+@dataclass(frozen=True)
+class Trained:
+    links: pl.DataFrame
+    levels: pl.DataFrame
+    model: FellegiSunterModel
+
+
+def train(records: pl.DataFrame) -> Trained:
+    links = link_records(records)
+    pairs, _ = block_pairs(links, links)
+    levels = compare_pairs(pairs, links)
+    return Trained(links, levels, estimate_m(levels, estimate_u(links)))
+
+
+@pytest.fixture(scope="module")
+def trained() -> Trained:
+    return train(population(80, seed=7, sibling_share=0.1))
+
+
+def test_em_converges_before_its_iteration_limit(trained: Trained) -> None:
+    assert 1 <= trained.model.iterations < EM_MAX_ITERATIONS
+    assert 0.0 < trained.model.prior < 1.0
+
+
+@pytest.mark.parametrize("comparison", ["mother_id", "child_id", "mother_name", "birth_date"])
+def test_exact_agreement_is_likelier_among_matches_than_at_random(trained: Trained,
+                                                                  comparison: str) -> None:
+    top = len(trained.model.m[comparison]) - 1
+    assert trained.model.m[comparison][top] > trained.model.u[comparison][top]
+    assert trained.model.weights(comparison)[top] > 0
+
+
+def test_disagreement_on_an_id_weighs_against_a_match(trained: Trained) -> None:
+    assert trained.model.weights("mother_id")[0] < 0
+
+
+def test_probabilities_of_every_comparison_sum_to_one(trained: Trained) -> None:
+    for comparison in COMPARISONS:
+        assert len(trained.model.m[comparison.name]) == comparison.level_count
+        assert sum(trained.model.m[comparison.name]) == pytest.approx(1.0)
+        assert sum(trained.model.u[comparison.name]) == pytest.approx(1.0)
+        assert min(trained.model.m[comparison.name]) > 0
+        assert min(trained.model.u[comparison.name]) > 0
+
+
+def test_u_sampling_is_deterministic_for_a_seed(trained: Trained) -> None:
+    assert estimate_u(trained.links) == trained.model.u
+    assert estimate_u(trained.links, seed=1) != trained.model.u
+
+
+def truth_of(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    child = links.select("rec", pl.col("record_id").str.slice(1).alias("child"))
+    return scored.join(child.rename({"rec": "rec_l", "child": "child_l"}), on="rec_l").join(
+        child.rename({"rec": "rec_r", "child": "child_r"}), on="rec_r").with_columns(
+        (pl.col("child_l") == pl.col("child_r")).alias("is_match"))
+
+
+def test_true_pairs_outweigh_other_candidate_pairs_on_average(trained: Trained) -> None:
+    scored = truth_of(score_pairs(trained.levels, trained.links, trained.model), trained.links)
+    means = dict(scored.group_by("is_match").agg(pl.col("match_weight").mean()).iter_rows())
+    assert means[True] > means[False]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "EM holds u at its random-pair values, which fit blocked non-matches (siblings share "
+    "mother, ID, township) badly, so the match class absorbs them and the prior runs to its "
+    "clip 0.999999 (also in benchmarks/out/link-100000-11/results.json): every candidate "
+    "pair, siblings included, gets match_probability ~1"))
+def test_siblings_are_not_scored_as_the_same_child(trained: Trained) -> None:
+    scored = truth_of(score_pairs(trained.levels, trained.links, trained.model), trained.links)
+    siblings = scored.filter(~pl.col("is_match"))
+    assert siblings.height > 0
+    assert (siblings["match_probability"] < 0.5).all()
+
+
+def test_em_on_a_population_without_non_matches_still_converges() -> None:
+    model = train(population(40, seed=3)).model
+    assert model.iterations < EM_MAX_ITERATIONS
+    assert model.m["mother_id"][2] > model.u["mother_id"][2]
+
+
+MOTHER_ID = with_check_digit("45082119880512123")
+OTHER_MOTHER_ID = with_check_digit("45082119900303456")
+
+
+def name_pair_frame(common: str, common_count: int, rare: str,
+                    background: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`common_count` records of mothers called `common` (different women but for the first
+    two), and two records of one mother called `rare`; every pair is otherwise alike. The
+    `background` links (a county's other records) follow them."""
+    rows: list[dict[str, object]] = []
+    for i in range(common_count):
+        rows.append({"source": "weisheng" if i % 2 == 0 else "gongan", "record_id": f"C{i}",
+                     "mother_name": common, "birth_date": date(2013, 5, 4),
+                     "sex": 1, "township_code": "450821101"})
+    for i in range(2):
+        rows.append({"source": "weisheng" if i % 2 == 0 else "gongan", "record_id": f"R{i}",
+                     "mother_name": rare, "birth_date": date(2013, 5, 4),
+                     "sex": 1, "township_code": "450821101"})
+    links = link_records(canonical(rows))
+    if background is None:
+        return links
+    return pl.concat([links, background.with_columns(pl.col("rec") + links.height)])
+
+
+def test_exact_match_on_a_common_name_weighs_less_than_on_a_rare_one(trained: Trained) -> None:
+    links = name_pair_frame("张丽", 30, "欧阳雪梅", trained.links)
+    pairs = pl.DataFrame({"rec_l": [0, 30], "rec_r": [1, 31]})
+    levels = compare_pairs(pairs, links)
+    assert levels["mother_name_level"].to_list() == [3, 3]
+    scored = score_pairs(levels, links, trained.model)
+    common, rare = scored["mother_name_weight"].to_list()
+    assert common < rare
+    unadjusted = float(trained.model.weights("mother_name")[3])
+    assert common < unadjusted < rare
+    assert scored["match_weight"][0] < scored["match_weight"][1]
+
+
+def test_term_frequency_touches_only_exact_agreement(trained: Trained) -> None:
+    links = name_pair_frame("单丽", 30, "欧阳雪梅")
+    links = pl.concat([links, link_records(canonical([
+        {"source": "jisheng", "record_id": "H1", "mother_name": "善丽",
+         "birth_date": date(2013, 5, 4), "sex": 1, "township_code": "450821101"}]))
+        .with_columns(pl.lit(32, dtype=pl.Int64).alias("rec"))])
+    levels = compare_pairs(pl.DataFrame({"rec_l": [0], "rec_r": [32]}), links)
+    assert levels["mother_name_level"].to_list() == [2]
+    weight = score_pairs(levels, links, trained.model)["mother_name_weight"].item()
+    assert weight == pytest.approx(float(trained.model.weights("mother_name")[2]))
+
+
+def test_missing_evidence_weighs_nothing(trained: Trained) -> None:
+    links = link_records(canonical([
+        {"source": "weisheng", "record_id": "W1"}, {"source": "gongan", "record_id": "G1"}]))
+    levels = compare_pairs(pl.DataFrame({"rec_l": [0], "rec_r": [1]}), links)
+    scored = score_pairs(levels, links, trained.model)
+    prior_weight = float(np.log2(trained.model.prior / (1 - trained.model.prior)))
+    assert scored["match_weight"].item() == pytest.approx(prior_weight)
+
+
+def scores_both_ways(links: pl.DataFrame, pairs: pl.DataFrame,
+                     model: FellegiSunterModel) -> pl.DataFrame:
+    forward = score_pairs(compare_pairs(pairs, links), links, model)
+    swapped = pairs.select(pl.col("rec_r").alias("rec_l"), pl.col("rec_l").alias("rec_r"))
+    backward = score_pairs(compare_pairs(swapped, links), links, model)
+    return forward.select("rec_l", "rec_r", "match_weight").join(
+        backward.select(pl.col("rec_r").alias("rec_l"), pl.col("rec_l").alias("rec_r"),
+                        pl.col("match_weight").alias("swapped_weight")),
+        on=["rec_l", "rec_r"])
+
+
+def test_pair_scores_are_symmetric_on_candidate_and_random_pairs(trained: Trained) -> None:
+    rng = np.random.default_rng(5)
+    n = trained.links.height
+    left, right = rng.integers(0, n, 500), rng.integers(0, n, 500)
+    random_pairs = pl.DataFrame({"rec_l": left[left != right], "rec_r": right[left != right]})
+    pairs = pl.concat([trained.levels.select("rec_l", "rec_r"), random_pairs.cast(pl.Int64)]
+                      ).unique()
+    both = scores_both_ways(trained.links, pairs, trained.model)
+    assert both.height == pairs.height
+    assert np.allclose(both["match_weight"].to_numpy(), both["swapped_weight"].to_numpy())
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    pytest.param({"mother_name": "张晓明"}, {"mother_name": "张晓朋"}, id="look-alike names"),
+    pytest.param({"mother_name": "单丽"}, {"mother_name": "善丽"}, id="homophones"),
+    pytest.param({"mother_id_number": MOTHER_ID},
+                 {"mother_id_number": MOTHER_ID[:9] + MOTHER_ID[10] + MOTHER_ID[9]
+                  + MOTHER_ID[11:], "mother_id_number_problem": IdProblem.BAD_CHECK_DIGIT.value},
+                 id="transposed ID"),
+    pytest.param({"birth_date": date(2013, 5, 4)}, {"birth_date": date(2013, 4, 5)},
+                 id="swapped date"),
+    pytest.param({"child_name": "王芳", "sex": 2}, {"child_name": "王芳芳", "sex": None},
+                 id="names of different lengths"),
+])
+def test_near_misses_score_the_same_both_ways(trained: Trained, left: dict[str, object],
+                                              right: dict[str, object]) -> None:
+    links = link_records(canonical([{"source": "weisheng", "record_id": "W1", **left},
+                                    {"source": "gongan", "record_id": "G1", **right}]))
+    both = scores_both_ways(links, pl.DataFrame({"rec_l": [0], "rec_r": [1]}), trained.model)
+    assert both["match_weight"].item() == pytest.approx(both["swapped_weight"].item())
+
+
+def test_model_survives_a_json_round_trip(trained: Trained) -> None:
+    text = trained.model.to_json()
+    again = FellegiSunterModel.from_json(text)
+    assert again == trained.model
+    assert again.to_json() == text
+    assert again.as_rows() == trained.model.as_rows()
+    assert score_pairs(trained.levels, trained.links, again).equals(
+        score_pairs(trained.levels, trained.links, trained.model))
+
+
+def test_model_rows_label_every_level(trained: Trained) -> None:
+    rows = trained.model.as_rows()
+    assert len(rows) == sum(c.level_count for c in COMPARISONS)
+    labelled = {(r["comparison"], r["level"]): r["label"] for r in rows}
+    assert labelled[("mother_name", 2)] == "母亲姓名 same pinyin"
+    assert labelled[("mother_id", 1)] == "母亲身份证号 one digit off or transposed"
