@@ -39,3 +39,15 @@ constraints:
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info
+
+# Linking benchmark, birthrec against Splink: `make bench-linking` (100,000 births), or
+# `make bench-linking BENCH_LINKING_ARGS="--births 1000000"`. Splink lives in its own venv.
+SPLINK_VENV := benchmarks/.venv-splink
+BENCH_LINKING_ARGS ?= --births 100000
+.PHONY: bench-linking
+bench-linking: $(STAMP)
+	@if [ ! -f $(SPLINK_VENV)/.installed ] || [ benchmarks/requirements-splink.txt -nt $(SPLINK_VENV)/.installed ]; then \
+		rm -rf $(SPLINK_VENV) && $(PYTHON) -m venv $(SPLINK_VENV) && echo '*' > $(SPLINK_VENV)/.gitignore \
+		&& $(SPLINK_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-splink.txt \
+		&& touch $(SPLINK_VENV)/.installed; fi
+	$(BIN)/python benchmarks/bench_linking.py $(BENCH_LINKING_ARGS)

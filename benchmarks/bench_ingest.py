@@ -40,8 +40,12 @@ def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
     """Ingest, normalise and load every file into a fresh state (runs in a child process)."""
     from datetime import datetime
 
-    from warehouse.inbox_files import list_inbox
-    from warehouse.ingest import stage_file, store_staged_file
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.nightly import STAGE_AHEAD
+    from warehouse.errors import BadFileError
+    from warehouse.inbox_files import InboxFile, list_inbox
+    from warehouse.ingest import StagedFile, stage_file, store_staged_file
     from warehouse.read_reference import read_divisions
     from warehouse.state_paths import StatePaths, load_pseudonym_key
     from warehouse.state_store import open_state
@@ -55,25 +59,33 @@ def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
     per_source: dict[str, dict[str, float]] = {}
     stage_seconds = store_seconds = 0.0
     seen: set[str] = set()
-    with open_state(paths.state_db) as connection:
-        for inbox_file in accepted:
-            if inbox_file.content_hash in seen:
-                continue
+    new_files = []
+    for inbox_file in accepted:
+        if inbox_file.content_hash not in seen:
             seen.add(inbox_file.content_hash)
-            t0 = time.perf_counter()
-            try:
-                staged = stage_file(inbox_file, divisions)
-            except Exception:  # rejected files are part of the data set; skip them here
-                continue
+            new_files.append(inbox_file)
+
+    def timed_stage(inbox_file: InboxFile) -> tuple[StagedFile | None, float]:
+        t0 = time.perf_counter()
+        try:
+            return stage_file(inbox_file, divisions), time.perf_counter() - t0
+        except BadFileError:  # rejected files are part of the data set; skip them here
+            return None, time.perf_counter() - t0
+
+    # As the flow does: stage STAGE_AHEAD files at once on threads, store in order.
+    with open_state(paths.state_db) as connection, ThreadPoolExecutor(STAGE_AHEAD) as pool:
+        for inbox_file, (staged, seconds) in zip(
+                new_files, pool.map(timed_stage, new_files), strict=True):
             t1 = time.perf_counter()
-            store_staged_file(connection, staged, paths, "bench", datetime.now(), key)
+            if staged is not None:
+                store_staged_file(connection, staged, paths, "bench", datetime.now(), key)
             t2 = time.perf_counter()
-            stage_seconds += t1 - t0
+            stage_seconds += seconds
             store_seconds += t2 - t1
             entry = per_source.setdefault(
                 f"{inbox_file.source}{inbox_file.extension}", {"rows": 0, "seconds": 0.0})
-            entry["rows"] += staged.rows_read
-            entry["seconds"] += t2 - t0
+            entry["rows"] += staged.rows_read if staged else 0
+            entry["seconds"] += seconds + (t2 - t1)
     total = time.perf_counter() - started
     return {
         "total_seconds": round(total, 2),
@@ -117,7 +129,7 @@ def main() -> None:
     work = OUT / f"work-{args.births}-{args.seed}"
     shutil.rmtree(work, ignore_errors=True)
     (work / "state").mkdir(parents=True)
-    (work / "inbox").symlink_to(target / "inbox")
+    (work / "inbox").symlink_to((target / "inbox").resolve())
     child = subprocess.run([sys.executable, __file__, "--child", "ingest", "--work", str(work)],
                            capture_output=True, text=True, cwd=ROOT, check=True)
     ingest = json.loads(child.stdout.strip().splitlines()[-1])

@@ -192,9 +192,11 @@ def train(linker: Linker) -> dict[str, float]:
     return seconds
 
 
-def write_clusters(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    con.execute(f"COPY (SELECT unique_id, cluster_id FROM {table}) TO '{path}' "
-                "(FORMAT parquet)")
+def write_clusters(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, id_column: str = "unique_id"
+) -> None:
+    con.execute(f"COPY (SELECT {id_column} AS unique_id, cluster_id FROM {table}) "
+                f"TO '{path}' (FORMAT parquet)")
 
 
 def cluster_single_best_links(
@@ -218,7 +220,7 @@ def cluster_single_best_links(
         "__bench_edges")
     edges = db_api.sql_pipeline_to_splink_dataframe(pipeline)
     return one_to_one_clustering(
-        nodes_table=nodes, edges_table=edges, node_id_column_name="unique_id",
+        nodes_table=nodes, edges_table=edges, node_id_column_name="node_id",
         source_dataset_column_name="source_dataset", edge_id_column_name_left="node_id_l",
         edge_id_column_name_right="node_id_r", duplicate_free_datasets=list(SOURCES),
         ties_method="lowest_id", db_api=db_api, threshold_match_probability=threshold)
@@ -260,7 +262,8 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
 
     started = time.perf_counter()
     best = cluster_single_best_links(linker, db_api, predictions, threshold)
-    write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet")
+    write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet",
+                   id_column="node_id")
     seconds["cluster_single_best_link"] = time.perf_counter() - started
 
     linker.misc.save_model_to_json(str(out / "splink-model.json"), overwrite=True)

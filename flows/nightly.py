@@ -5,6 +5,7 @@ Thin on purpose: each task calls one warehouse or transforms step and logs its c
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.codes import RunStatus
 from schemas.published import PUBLISHED_SCHEMA_VERSION
@@ -21,6 +24,7 @@ from warehouse.errors import BadFileError, RowCountMismatchError
 from warehouse.inbox_files import InboxFile, RejectedFile, list_inbox
 from warehouse.ingest import (
     FileOutcome,
+    StagedFile,
     stage_file,
     store_duplicate_name,
     store_rejected_file,
@@ -45,6 +49,10 @@ from warehouse.run_state import (
 )
 from warehouse.state_paths import StatePaths, load_pseudonym_key
 from warehouse.state_store import file_row_counts, known_hashes, open_state, record_published_run
+
+
+# Files staged ahead of the one being stored: two keep both cores busy, and bound memory.
+STAGE_AHEAD = 2
 
 
 @dataclass
@@ -73,26 +81,59 @@ def list_inbox_files(inbox: Path) -> tuple[list[InboxFile], list[RejectedFile]]:
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
-def ingest_file(
+def stage_inbox_file(inbox_file: InboxFile, divisions: pl.DataFrame) -> StagedFile | BadFileError:
+    """Read, normalise and triage one new file; a bad file comes back as its error.
+
+    Retried: a file on a network share may fail to read once and succeed the next time.
+    """
+    try:
+        return stage_file(inbox_file, divisions)
+    except BadFileError as error:
+        return error
+
+
+@task(cache_policy=NONE)
+def store_inbox_file(
     connection: duckdb.DuckDBPyConnection,
     inbox_file: InboxFile,
-    divisions: pl.DataFrame,
+    staged: StagedFile | BadFileError,
     paths: StatePaths,
     attempt: str,
     key: bytes,
 ) -> FileOutcome:
-    """Read, normalise, triage and store one new file (or quarantine it whole)."""
+    """Store one staged file in the state, or quarantine it whole."""
     logger = get_run_logger()
-    seen_at = datetime.now()
-    try:
-        staged = stage_file(inbox_file, divisions)
-    except BadFileError as error:
-        logger.warning("%s", error)
-        return store_rejected_file(connection, inbox_file, error, attempt, seen_at)
-    outcome = store_staged_file(connection, staged, paths, attempt, seen_at, key)
+    if isinstance(staged, BadFileError):
+        logger.warning("%s", staged)
+        return store_rejected_file(connection, inbox_file, staged, attempt, datetime.now())
+    outcome = store_staged_file(connection, staged, paths, attempt, datetime.now(), key)
     logger.info("%s: %d rows read, %d usable, %d quarantined", outcome.file,
                 outcome.rows_read, outcome.rows_used, outcome.rows_quarantined)
     return outcome
+
+
+def ingest_new_files(
+    connection: duckdb.DuckDBPyConnection,
+    new_files: list[InboxFile],
+    divisions: pl.DataFrame,
+    paths: StatePaths,
+    attempt: str,
+    key: bytes,
+) -> list[FileOutcome]:
+    """Stage up to STAGE_AHEAD files at once on the task runner's threads (reading a
+    workbook is single-threaded), store them one by one in order on this thread."""
+    outcomes: list[FileOutcome] = []
+    pending: deque[tuple[InboxFile, PrefectFuture[StagedFile | BadFileError]]] = deque()
+    for inbox_file in new_files:
+        pending.append((inbox_file, stage_inbox_file.submit(inbox_file, divisions)))
+        if len(pending) >= STAGE_AHEAD:
+            done, future = pending.popleft()
+            outcomes.append(store_inbox_file(connection, done, future.result(), paths,
+                                             attempt, key))
+    while pending:
+        done, future = pending.popleft()
+        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt, key))
+    return outcomes
 
 
 @task(cache_policy=NONE)
@@ -165,7 +206,8 @@ def publish_warehouse(
     return frames["discrepancy"].height
 
 
-@flow(name="birthrec-nightly", log_prints=False)
+@flow(name="birthrec-nightly", log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=STAGE_AHEAD))
 def nightly_reconciliation(
     inbox: Path, warehouse: Path, as_of: date | None = None, rebuild: bool = False
 ) -> RunSummary:
@@ -187,12 +229,14 @@ def nightly_reconciliation(
                 outcomes.append(store_rejected_file(connection, bad, bad.error, attempt,
                                                     datetime.now()))
             seen.add(bad.content_hash or "")
+        new_files: list[InboxFile] = []
         for inbox_file in accepted:
             if inbox_file.content_hash in seen:
                 outcomes.append(store_duplicate_name(connection, inbox_file, attempt))
                 continue
-            outcomes.append(ingest_file(connection, inbox_file, divisions, paths, attempt, key))
+            new_files.append(inbox_file)
             seen.add(inbox_file.content_hash)
+        outcomes += ingest_new_files(connection, new_files, divisions, paths, attempt, key)
         counts = check_row_counts(connection)
         run_as_of = as_of or default_as_of(connection)
         key_of_content = content_key(connection, run_as_of, {"divisions": divisions_hash})

@@ -39,6 +39,16 @@ DISCREPANCY_COLUMNS = ("person_id", "kind", "source", "record_id", "status", "se
                        "detail")
 
 
+def formatted(template: str, *values: pl.Expr) -> pl.Expr:
+    """pl.format's job through concat_str: pl.format panics on multi-chunk string columns
+    in polars 2.1. A null value prints as an empty string."""
+    pieces = template.split("{}")
+    parts: list[pl.Expr] = [pl.lit(pieces[0])]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        parts += [value.cast(pl.String).fill_null(""), pl.lit(piece)]
+    return pl.concat_str(parts)
+
+
 def _priority(field: str) -> pl.Expr:
     order = SURVIVORSHIP[field]
     return pl.col("source").replace_strict(list(order), list(range(len(order))), default=None,
@@ -88,7 +98,7 @@ def _departing(records: pl.DataFrame, persons: pl.DataFrame, field: str, kind: K
         (pl.col(compare).n_unique().over("person_id") > 1) & (pl.col(compare) != pl.col("golden")))
     return disagreeing.select(
         "person_id", pl.lit(kind.value).alias("kind"), "source", "record_id",
-        pl.format("{} {} ≠ {}", pl.lit(field), pl.col(field).cast(pl.String),
+        formatted("{} {} ≠ {}", pl.lit(field), pl.col(field).cast(pl.String),
                   pl.col("golden").cast(pl.String)).alias("detail"),
     )
 
@@ -141,7 +151,7 @@ def duplicate_registrations(records: pl.DataFrame) -> pl.DataFrame:
         pl.col("n") > 1).select(
         "person_id", pl.lit(K.DUPLICATE_REGISTRATION.value).alias("kind"), "source",
         pl.col("ids").list.get(1).alias("record_id"),
-        pl.format("{} records: {}", pl.col("n"), pl.col("ids").list.join(", ")).alias("detail"))
+        formatted("{} records: {}", pl.col("n"), pl.col("ids").list.join(", ")).alias("detail"))
 
 
 def missing_departments(persons: pl.DataFrame, as_of: object) -> pl.DataFrame:
@@ -158,7 +168,7 @@ def missing_departments(persons: pl.DataFrame, as_of: object) -> pl.DataFrame:
         persons.filter(rule.fill_null(False)).select(
             "person_id", pl.lit(kind.value).alias("kind"), pl.lit(source).alias("source"),
             pl.lit(None, dtype=pl.String).alias("record_id"),
-            pl.format("born {}", pl.col("birth_date").cast(pl.String)).alias("detail"))
+            formatted("born {}", pl.col("birth_date").cast(pl.String)).alias("detail"))
         for kind, source, rule in rules
     ])
 
@@ -168,7 +178,7 @@ def civil_events(records: pl.DataFrame) -> pl.DataFrame:
     events = records.filter((pl.col("source") == "minzheng") & pl.col("event_type").is_not_null())
     return events.select(
         "person_id", "event_type", pl.lit("minzheng").alias("source"), "record_id",
-        pl.format("{} on {}", pl.col("event_type"), pl.col("event_date").cast(pl.String))
+        formatted("{} on {}", pl.col("event_type"), pl.col("event_date").cast(pl.String))
         .alias("detail")).with_columns(
         pl.col("event_type").replace_strict(
             {k: v.value for k, v in EVENT_KINDS.items()}, default=None).alias("kind")
@@ -181,7 +191,7 @@ def id_problems(records: pl.DataFrame) -> pl.DataFrame:
                              & ~pl.col("child_id_number_problem").is_in(
                                  [IdProblem.UPGRADED_15.value])).select(
         "person_id", pl.lit(K.INVALID_ID.value).alias("kind"), "source", "record_id",
-        pl.format("{} ({})", pl.col("child_id_masked"), pl.col("child_id_number_problem"))
+        formatted("{} ({})", pl.col("child_id_masked"), pl.col("child_id_number_problem"))
         .alias("detail"))
     valid = records.filter(pl.col("child_id_number_problem").is_null()
                            | (pl.col("child_id_number_problem") == IdProblem.UPGRADED_15.value))
@@ -189,13 +199,13 @@ def id_problems(records: pl.DataFrame) -> pl.DataFrame:
                          & pl.col("birth_date").is_not_null()
                          & (pl.col("child_id_number_birth_date") != pl.col("birth_date"))).select(
         "person_id", pl.lit(K.ID_BIRTH_DATE_MISMATCH.value).alias("kind"), "source",
-        "record_id", pl.format("ID says {}, record says {}",
+        "record_id", formatted("ID says {}, record says {}",
                                pl.col("child_id_number_birth_date").cast(pl.String),
                                pl.col("birth_date").cast(pl.String)).alias("detail"))
     sexes = valid.filter(pl.col("child_id_number_sex").is_not_null() & pl.col("sex").is_not_null()
                          & (pl.col("child_id_number_sex") != pl.col("sex"))).select(
         "person_id", pl.lit(K.ID_SEX_MISMATCH.value).alias("kind"), "source", "record_id",
-        pl.format("ID says {}, record says {}", pl.col("child_id_number_sex").cast(pl.String),
+        formatted("ID says {}, record says {}", pl.col("child_id_number_sex").cast(pl.String),
                   pl.col("sex").cast(pl.String)).alias("detail"))
     return pl.concat([invalid, dates, sexes])
 
@@ -206,7 +216,7 @@ def shared_ids(records: pl.DataFrame) -> pl.DataFrame:
                            & pl.col("child_id_number_problem").is_null())
     return valid.filter(pl.col("person_id").n_unique().over("child_id_pseudonym") > 1).select(
         "person_id", pl.lit(K.SHARED_ID.value).alias("kind"), "source", "record_id",
-        pl.format("{} also on another child", pl.col("child_id_masked")).alias("detail"))
+        formatted("{} also on another child", pl.col("child_id_masked")).alias("detail"))
 
 
 def late_registrations(records: pl.DataFrame) -> pl.DataFrame:
@@ -218,7 +228,7 @@ def late_registrations(records: pl.DataFrame) -> pl.DataFrame:
             f"{HUKOU_GRACE_MONTHS}mo")))
     return late.select(
         "person_id", pl.lit(K.LATE_REGISTRATION.value).alias("kind"), "source", "record_id",
-        pl.format("born {}, declared {}", pl.col("birth_date").cast(pl.String),
+        formatted("born {}, declared {}", pl.col("birth_date").cast(pl.String),
                   pl.col("declared_date").cast(pl.String)).alias("detail"))
 
 

@@ -206,7 +206,6 @@ def store_duplicate_name(
 PSEUDONYM_COLUMNS = (
     ("child_id_number", "child_id_pseudonym"),
     ("mother_id_number", "mother_pseudonym"),
-    ("father_id_number", "father_pseudonym"),
 )
 
 

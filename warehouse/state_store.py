@@ -27,7 +27,7 @@ RECORD_ORDER = (
 # Columns stored beside the canonical ones in each record-version file.
 RECORD_EXTRA: dict[str, pl.DataType] = {
     "child_id_pseudonym": pl.String(), "mother_pseudonym": pl.String(),
-    "father_pseudonym": pl.String(), "ingest_order": pl.Int64(), "ingest_run_id": pl.String(),
+    "ingest_order": pl.Int64(), "ingest_run_id": pl.String(),
 }
 EMPTY_RECORDS_FILE = "_empty.parquet"
 
