@@ -216,21 +216,21 @@ def result_rows(label: str, birthrec: dict[str, Any] | None, splink: dict[str, A
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = (f"{'variant':<18} {'side':<29} {'stages (s)':<62} {'total s':>8} {'peak MB':>8} "
-              f"{'cand. pairs':>12} {'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>6} {'twins':>6}")
+    header = (f"{'variant':<16} {'side':<28} {'link s':>7} {'peak MB':>8} {'cand. pairs':>11} "
+              f"{'P':>6} {'R':>6} {'F1':>6} {'B3 F1':>6} {'twins':>5}  stages (s)")
     print(header)
-    print("-" * len(header))
+    print("-" * (len(header) + 60))
     for row in rows:
         stages = " ".join(f"{k}={v:g}" for k, v in row["stages"].items())
-        print(f"{row['variant']:<18} {row['side']:<29} {stages:<62} {row['total']:>8.1f} "
-              f"{row['peak_mb']:>8,} {row['pairs']:>12,} {row['pairwise_precision']:>6.4f} "
+        print(f"{row['variant']:<16} {row['side']:<28} {row['total']:>7.1f} "
+              f"{row['peak_mb']:>8,} {row['pairs']:>11,} {row['pairwise_precision']:>6.4f} "
               f"{row['pairwise_recall']:>6.4f} {row['pairwise_f1']:>6.4f} "
-              f"{row['bcubed_f1']:>6.4f} {int(row['twins_merged']):>6}")
+              f"{row['bcubed_f1']:>6.4f} {int(row['twins_merged']):>5}  {stages}")
     ours = next((r for r in rows if r["side"] == "birthrec"), None)
     for row in rows:
         if ours is not None and row["side"].startswith("splink"):
             print(f"birthrec speed-up over {row['side']}: {row['total'] / ours['total']:.1f}x "
-                  f"({row['total']:.1f} s / {ours['total']:.1f} s linking)")
+                  f"({row['total']:.1f} s / {ours['total']:.1f} s of linking)")
 
 
 def main() -> None:
@@ -269,9 +269,12 @@ def main() -> None:
              str(work / "splink"), "--threshold", str(args.threshold)], work / "splink-side.log")
         print("splink:", json.dumps(results["splink"]))
     (work / "results.json").write_text(json.dumps(results, indent=2))
+    import polars as pl
+
+    records = pl.scan_parquet(canonical).select(pl.len()).collect().item()
     load = os.getloadavg()
-    print(f"\nlinking {name}: {sum(1 for _ in open(generated / 'truth' / 'records.csv')) - 1:,} "
-          f"true records; load average at end {load[0]:.1f} on {os.cpu_count()} cores")
+    print(f"\nlinking {name}: {records:,} records in use; load average {load[0]:.1f} "
+          f"(1 min) at the end, on {os.cpu_count()} cores")
     print_table(result_rows(name, results.get("birthrec"), results.get("splink"),
                             generated / "truth"))
 

@@ -140,24 +140,26 @@ def comparisons() -> list[Any]:
     ]
 
 
-def blocking_rules() -> list[Any]:
-    """birthrec's ten blocking passes (transforms/block.py), without its block-size cap.
-
-    The asymmetric ±1 day pass becomes two rules, since Splink keeps only l.id < r.id.
-    """
+def blocking_rules() -> list[tuple[str, Any]]:
+    """birthrec's ten blocking passes (transforms/block.py), named as there, without its
+    block-size cap. The asymmetric ±1 day pass becomes two rules (Splink keeps l.id < r.id)."""
     same_mother_pinyin = "l.mother_name_pinyin = r.mother_name_pinyin"
     return [
-        block_on("mother_id"),
-        block_on("child_id"),
-        block_on("birth_cert_number"),
-        block_on("mother_id_prefix", "birth_date"),
-        block_on("mother_name_pinyin", "birth_date"),
-        CustomRule(f"{same_mother_pinyin} AND l.birth_date_next = r.birth_date"),
-        CustomRule(f"{same_mother_pinyin} AND r.birth_date_next = l.birth_date"),
-        CustomRule(f"{same_mother_pinyin} AND l.birth_date_swapped = r.birth_date"),
-        block_on("child_name_pinyin", "mother_name_pinyin"),
-        block_on("child_name", "birth_date", "township_code"),
-        block_on("child_name_pinyin", "birth_date"),
+        ("mother_id", block_on("mother_id")),
+        ("child_id", block_on("child_id")),
+        ("birth_cert_number", block_on("birth_cert_number")),
+        ("mother_id_prefix+birth_date", block_on("mother_id_prefix", "birth_date")),
+        ("mother_pinyin+birth_date", block_on("mother_name_pinyin", "birth_date")),
+        ("mother_pinyin+birth_date+1",
+         CustomRule(f"{same_mother_pinyin} AND l.birth_date_next = r.birth_date")),
+        ("mother_pinyin+birth_date-1",
+         CustomRule(f"{same_mother_pinyin} AND r.birth_date_next = l.birth_date")),
+        ("mother_pinyin+birth_date_swapped",
+         CustomRule(f"{same_mother_pinyin} AND l.birth_date_swapped = r.birth_date")),
+        ("child_pinyin+mother_pinyin", block_on("child_name_pinyin", "mother_name_pinyin")),
+        ("child_name+birth_date+township",
+         block_on("child_name", "birth_date", "township_code")),
+        ("child_pinyin+birth_date", block_on("child_name_pinyin", "birth_date")),
     ]
 
 
@@ -165,7 +167,7 @@ def settings() -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=blocking_rules(),
+        blocking_rules_to_generate_predictions=[rule for _, rule in blocking_rules()],
         additional_columns_to_retain=["source_dataset"],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -199,9 +201,7 @@ def write_clusters(
                 f"TO '{path}' (FORMAT parquet)")
 
 
-def cluster_single_best_links(
-    linker: Linker, db_api: DuckDBAPI, predictions: Any, threshold: float
-) -> Any:
+def cluster_single_best_links(db_api: DuckDBAPI, predictions: Any, threshold: float) -> Any:
     """Splink's single-best-link clustering, at most one record per department per cluster.
 
     Linker.clustering.cluster_using_single_best_links needs a source_dataset column, which
@@ -257,17 +257,16 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
     started = time.perf_counter()
     components = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold)
-    write_clusters(con, components.physical_name, out / "clusters-connected_components.parquet")
     seconds["cluster_connected_components"] = time.perf_counter() - started
-
     started = time.perf_counter()
-    best = cluster_single_best_links(linker, db_api, predictions, threshold)
-    write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet",
-                   id_column="node_id")
+    best = cluster_single_best_links(db_api, predictions, threshold)
     seconds["cluster_single_best_link"] = time.perf_counter() - started
 
+    write_clusters(con, components.physical_name, out / "clusters-connected_components.parquet")
+    write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet",
+                   id_column="node_id")
     linker.misc.save_model_to_json(str(out / "splink-model.json"), overwrite=True)
-    rules = [r.blocking_rule_sql for r in linker._settings_obj._blocking_rules_to_generate_predictions]
+    names = [name for name, _ in blocking_rules()]
     return {
         "versions": {"splink": version("splink"), "duckdb": duckdb.__version__},
         "threads": con.execute("SELECT current_setting('threads')").fetchall()[0][0],
@@ -275,7 +274,7 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
         "train_seconds": {k: round(v, 2) for k, v in train_seconds.items()},
         "peak_rss_mb": peak_rss_mb(),
         "candidate_pairs": sum(n for _, n in per_rule),
-        "pairs_per_rule": {rules[int(key)]: n for key, n in per_rule},
+        "pairs_per_rule": {names[int(key)]: n for key, n in per_rule},
         "predictions_at_threshold": above,
         "threshold": threshold,
         "probability_two_random_records_match":

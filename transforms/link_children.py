@@ -38,6 +38,11 @@ CONTRADICTION_RULE = (
     | (pl.col("child_id_level") == 0)
     | (pl.col("child_name_level") == 0)
     | (pl.col("birth_order_level") == 0)
+    # Siblings: same mother, father and township, born more than 30 days apart. Only
+    # something of the child's own (ID, certificate, name) may bridge such a date gap.
+    | ((pl.col("birth_date_level") == 0)
+       & ~((pl.col("child_id_level") == 2) | (pl.col("birth_cert_level") == 1)
+           | (pl.col("child_name_level") >= 2)).fill_null(False))
 )
 
 

@@ -57,13 +57,15 @@ def _priority(field: str) -> pl.Expr:
 
 def surviving_values(records: pl.DataFrame, field: str) -> pl.DataFrame:
     """The value most departments give (each department one vote), ties broken by the
-    survivorship order: one department's slip does not overrule two that agree."""
+    survivorship order, then by the smallest record id: one department's slip does not
+    overrule two that agree, and the same records always give the same child."""
     order = SURVIVORSHIP[field]
     return records.filter(pl.col(field).is_not_null() & pl.col("source").is_in(order)).with_columns(
         _priority(field).alias("priority")
     ).group_by("person_id", field).agg(
-        pl.col("source").n_unique().alias("votes"), pl.col("priority").min()
-    ).sort(["votes", "priority"], descending=[True, False]).unique(
+        pl.col("source").n_unique().alias("votes"), pl.col("priority").min(),
+        pl.col("record_id").min().alias("first_record"),
+    ).sort(["votes", "priority", "first_record"], descending=[True, False, False]).unique(
         "person_id", keep="first", maintain_order=True).select("person_id", field)
 
 
