@@ -50,7 +50,6 @@ from warehouse.run_state import (
 from warehouse.state_paths import StatePaths, load_pseudonym_key
 from warehouse.state_store import file_row_counts, known_hashes, open_state, record_published_run
 
-
 # Files staged ahead of the one being stored: two keep both cores busy, and bound memory.
 STAGE_AHEAD = 2
 

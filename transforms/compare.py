@@ -109,7 +109,7 @@ def name_level(column: str, *, with_edit: bool = True) -> Callable[[pl.DataFrame
                  & (_l(column).str.len_chars() == _r(column).str.len_chars()))
                 .fill_null(False).alias("o"))["o"]
         else:
-            one_off = pl.Series([False] * pairs.height)
+            one_off = pl.Series([False] * pairs.height, dtype=pl.Boolean)
         return pairs.select(
             pl.when(~_both(column)).then(None)
             .when(pl.lit(exact)).then(2 + offset)

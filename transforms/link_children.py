@@ -6,7 +6,7 @@ the scored pairs (with every comparison's weight), blocking statistics and the m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -58,9 +58,19 @@ class Linkage:
     model: FellegiSunterModel
 
 
+# EM trains on candidate pairs born within 30 days of each other. Siblings (same mother,
+# father, township; years apart) break the independence Fellegi-Sunter assumes: left in,
+# the match class absorbs them and the prior runs to 1, so every probability reads 1.
+TRAINING_PAIRS = pl.col("birth_date_level") >= 1
+
+
 def train_model(links: pl.DataFrame, levels: pl.DataFrame) -> FellegiSunterModel:
-    """u from random pairs, m and the prior by EM on the candidate pairs."""
-    return estimate_m(levels, estimate_u(links))
+    """u from random pairs; m by EM on near-date candidate pairs; the prior rescaled to all
+    candidate pairs (true matches outside the training pairs are rare)."""
+    training = levels.filter(TRAINING_PAIRS)
+    model = estimate_m(training if training.height else levels, estimate_u(links))
+    share = training.height / levels.height if levels.height and training.height else 1.0
+    return replace(model, prior=min(max(model.prior * share, 1e-6), 1 - 1e-6))
 
 
 def with_member_keys(links: pl.DataFrame) -> pl.DataFrame:

@@ -27,7 +27,18 @@ def carry_person_ids(clusters: pl.DataFrame, previous: pl.DataFrame) -> tuple[pl
     best_for_id = ranked.unique("person_id", keep="first", maintain_order=True)
     kept = best_for_id.unique("cluster", keep="first", maintain_order=True).select(
         "cluster", "person_id")
-    seeds = clusters.group_by("cluster").agg(pl.col("member_key").min().alias("id_seed"))
+    # A new id is seeded by the cluster's smallest member key; when that record comes from
+    # another child (a split), the seed names that child too, so the new id can never
+    # repeat the one the rest of that child keeps (both would be seeded by this record).
+    seeds = joined.sort("member_key").group_by("cluster").agg(
+        pl.col("member_key").first().alias("first_member"),
+        pl.col("person_id").first().alias("first_previous"),
+    ).select(
+        "cluster",
+        pl.when(pl.col("first_previous").is_null()).then(pl.col("first_member"))
+        .otherwise(pl.col("first_member") + pl.lit("|") + pl.col("first_previous"))
+        .alias("id_seed"),
+    )
     assigned = seeds.join(kept, on="cluster", how="left")
     retired_ids = votes.select("person_id").unique().join(kept, on="person_id", how="anti")
     merged = retired_ids.join(best_for_id.select("person_id", "cluster"), on="person_id").select(

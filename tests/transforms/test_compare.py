@@ -189,9 +189,6 @@ def test_father_name_levels(left: str, right: str, expected: str) -> None:
     assert pair_levels({"father_name": left}, {"father_name": right})["father_name"] == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "name_level(with_edit=False) builds pl.Series([False] * 0), dtype Null, so zero pairs "
-    "(a night whose new records block with nothing) raise SchemaError"))
 def test_levels_of_an_empty_pair_frame_are_empty() -> None:
     links = link_records(canonical([{"source": "weisheng", "record_id": "W1"}]))
     empty = pl.DataFrame(schema={"rec_l": pl.Int64, "rec_r": pl.Int64})

@@ -263,10 +263,6 @@ def test_the_register_is_keyed_by_person_kind_and_source_within_its_codes() -> N
     assert rows["severity"].is_not_null().all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "surviving_values breaks a tie of votes only by the survivorship order; two records of "
-    "one department tie on both, and the winner follows polars' unordered group_by, so the "
-    "golden sex and birth date change from run to run on the same records"))
 def test_a_department_that_disagrees_with_itself_gives_the_same_child_on_every_run() -> None:
     rows = []
     for i in range(100):
