@@ -64,20 +64,37 @@ def generate(births: int, seed: int, dirt_scale: float) -> Path:
     return target
 
 
+def log_lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").strip().splitlines()
+
+
 def ingest(generated: Path, work: Path) -> Path:
-    """`birthrec run` once; the state DB's records in use are what both sides link."""
+    """`birthrec run` once; the state DB's records in use are what both sides link.
+
+    A run that fails after storing its records (in publish, say) still leaves them in use:
+    the benchmark says so and goes on, since it measures linking only.
+    """
     warehouse = work / "warehouse.duckdb"
     state = Path(f"{warehouse}.state") / "restricted" / "state.duckdb"
-    if not state.is_file() or not (work / "run.ok").is_file():
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        started = time.perf_counter()
-        with open(work / "run.log", "w") as log:
-            subprocess.run([str(BIRTHREC), "run", "--inbox", str(generated / "inbox"),
-                            "--warehouse", str(warehouse)], check=True, cwd=ROOT,
-                           stdout=log, stderr=subprocess.STDOUT)
-        (work / "run.ok").touch()
-        print(f"birthrec run (ingest + link + publish) in {time.perf_counter() - started:.0f} s")
+    if state.is_file() and (work / "run.done").is_file():
+        return state
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    with open(work / "run.log", "w") as log:
+        done = subprocess.run([str(BIRTHREC), "run", "--inbox", str(generated / "inbox"),
+                               "--warehouse", str(warehouse)], cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT)
+    print(f"birthrec run (ingest, link, publish) in {time.perf_counter() - started:.0f} s, "
+          f"exit {done.returncode}")
+    if done.returncode != 0:
+        if not state.is_file():
+            sys.exit(f"birthrec run failed before storing records; see {work / 'run.log'}")
+        summary = next((line for line in reversed(log_lines(work / "run.log"))
+                        if line.startswith("{")), "")
+        print(f"WARNING: birthrec run failed (see {work / 'run.log'}), but its records in use "
+              f"are stored; linking them anyway. Its summary: {summary[:300]}")
+    (work / "run.done").write_text(str(done.returncode))
     return state
 
 
@@ -103,6 +120,10 @@ def export_records(state: Path, work: Path) -> tuple[Path, Path]:
     return canonical, for_splink
 
 
+def peak_rss_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def link_with_birthrec(canonical: Path, out: Path) -> dict[str, Any]:
     """Child process: link_children stage by stage, exactly in its order, timed."""
     import polars as pl
@@ -123,9 +144,14 @@ def link_with_birthrec(canonical: Path, out: Path) -> dict[str, Any]:
     records = pl.read_parquet(canonical)
     seconds["load"] = time.perf_counter() - started
 
+    peak_after: dict[str, int] = {}
+
     def stage(name: str, since: float) -> float:
         now = time.perf_counter()
         seconds[name] = now - since
+        peak_after[name] = peak_rss_mb()
+        print(f"{name}: {seconds[name]:.1f} s, peak RSS so far {peak_after[name]:,} MB",
+              file=sys.stderr, flush=True)
         return now
 
     mark = time.perf_counter()
@@ -149,7 +175,8 @@ def link_with_birthrec(canonical: Path, out: Path) -> dict[str, Any]:
             "cluster_id")).write_parquet(out / "clusters-birthrec.parquet")
     return {
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb_after": peak_after,
         "candidate_pairs": pairs.height,
         "pairs_per_rule": dict(blocking.select("rule", "pairs").iter_rows()),
         "oversized_keys": int(blocking["oversized_keys"].sum()),
@@ -159,16 +186,29 @@ def link_with_birthrec(canonical: Path, out: Path) -> dict[str, Any]:
     }
 
 
-def run_child(command: list[str], log: Path) -> dict[str, Any]:
-    """Run one side in a fresh process; its last stdout line is its JSON summary."""
+def run_child(command: list[str], log: Path, timeout_s: float) -> dict[str, Any]:
+    """Run one side in a fresh process; its last stdout line is its JSON summary.
+
+    A side that dies (killed for memory, say) or overruns the timeout is reported, not fatal:
+    the other side still runs. Its log's last line tells how far it got.
+    """
     started = time.perf_counter()
     with open(log, "w") as errors:
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=errors, text=True,
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if done.returncode != 0:
-        sys.exit(f"{command[1]} failed (exit {done.returncode}); see {log}")
+        try:
+            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                  cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                  timeout=timeout_s)
+            failure = f"exit {done.returncode}" + (
+                " (SIGKILL: out of memory?)" if done.returncode == -9 else "")
+        except subprocess.TimeoutExpired:
+            done, failure = None, f"timed out after {timeout_s:.0f} s"
+    seconds = round(time.perf_counter() - started, 1)
+    if done is None or done.returncode != 0:
+        last = log_lines(log)[-1:] or [""]
+        return {"failed": failure, "process_seconds": seconds, "log": str(log),
+                "last_log_line": last[0][:200]}
     summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    summary["process_seconds"] = round(time.perf_counter() - started, 1)
+    summary["process_seconds"] = seconds
     return summary
 
 
@@ -195,22 +235,23 @@ BIRTHREC_STAGES = ("prepare", "block", "compare", "train_u", "train_em", "score"
 SPLINK_STAGES = ("train", "block", "predict")
 
 
-def result_rows(label: str, birthrec: dict[str, Any] | None, splink: dict[str, Any] | None,
+def result_rows(label: str, results: dict[str, dict[str, Any]],
                 truth: Path) -> list[dict[str, Any]]:
-    rows = []
-    if birthrec is not None:
-        stages = {k: birthrec["seconds"][k] for k in BIRTHREC_STAGES}
-        rows.append({"variant": label, "side": "birthrec", "stages": stages,
-                     "total": round(sum(stages.values()), 2),
-                     "peak_mb": birthrec["peak_rss_mb"], "pairs": birthrec["candidate_pairs"],
-                     **evaluate(Path(birthrec["clusters"]["birthrec"]), truth)})
-    if splink is not None:
-        for method, path in splink["clusters"].items():
-            stages = {k: splink["seconds"][k] for k in SPLINK_STAGES}
-            stages["cluster"] = splink["seconds"][f"cluster_{method}"]
-            rows.append({"variant": label, "side": f"splink {method}", "stages": stages,
+    """One row per side and clustering, scored against the truth; failed sides say so."""
+    rows: list[dict[str, Any]] = []
+    for side, summary in results.items():
+        if "failed" in summary:
+            rows.append({"variant": label, "side": side, "failed": summary})
+            continue
+        names = BIRTHREC_STAGES if side == "birthrec" else SPLINK_STAGES
+        for method, path in summary["clusters"].items():
+            stages = {k: summary["seconds"][k] for k in names}
+            if side != "birthrec":
+                stages["cluster"] = summary["seconds"][f"cluster_{method}"]
+            rows.append({"variant": label, "side": method if side == "birthrec"
+                         else f"splink {method}", "stages": stages,
                          "total": round(sum(stages.values()), 2),
-                         "peak_mb": splink["peak_rss_mb"], "pairs": splink["candidate_pairs"],
+                         "peak_mb": summary["peak_rss_mb"], "pairs": summary["candidate_pairs"],
                          **evaluate(Path(path), truth)})
     return rows
 
@@ -221,6 +262,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(header)
     print("-" * (len(header) + 60))
     for row in rows:
+        if "failed" in row:
+            failed = row["failed"]
+            print(f"{row['variant']:<16} {row['side']:<28} FAILED after "
+                  f"{failed['process_seconds']:.0f} s: {failed['failed']}; last log line: "
+                  f"{failed['last_log_line']!r} ({failed['log']})")
+            continue
         stages = " ".join(f"{k}={v:g}" for k, v in row["stages"].items())
         print(f"{row['variant']:<16} {row['side']:<28} {row['total']:>7.1f} "
               f"{row['peak_mb']:>8,} {row['pairs']:>11,} {row['pairwise_precision']:>6.4f} "
@@ -228,7 +275,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{row['bcubed_f1']:>6.4f} {int(row['twins_merged']):>5}  {stages}")
     ours = next((r for r in rows if r["side"] == "birthrec"), None)
     for row in rows:
-        if ours is not None and row["side"].startswith("splink"):
+        if ours is not None and row["side"].startswith("splink") and "failed" not in row:
             print(f"birthrec speed-up over {row['side']}: {row['total'] / ours['total']:.1f}x "
                   f"({row['total']:.1f} s / {ours['total']:.1f} s of linking)")
 
@@ -242,6 +289,8 @@ def main() -> None:
     parser.add_argument("--sides", default="birthrec,splink")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="Splink's match probability to link at (birthrec's own is 0.5)")
+    parser.add_argument("--timeout-minutes", type=float, default=30,
+                        help="a side still running after this long is stopped and reported")
     parser.add_argument("--child", choices=["birthrec"], help=argparse.SUPPRESS)
     parser.add_argument("--records", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -257,16 +306,19 @@ def main() -> None:
     work = OUT / f"link-{name}"
     state = ingest(generated, work)
     canonical, for_splink = export_records(state, work)
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
+    timeout_s = args.timeout_minutes * 60
     if "birthrec" in sides:
         results["birthrec"] = run_child(
             [sys.executable, str(Path(__file__).resolve()), "--child", "birthrec",
-             "--records", str(canonical), "--out", str(work)], work / "birthrec-side.log")
+             "--records", str(canonical), "--out", str(work)], work / "birthrec-side.log",
+            timeout_s)
         print("birthrec:", json.dumps(results["birthrec"]))
     if "splink" in sides:
         results["splink"] = run_child(
             [str(SPLINK_PYTHON), str(SPLINK_SIDE), "--records", str(for_splink), "--out",
-             str(work / "splink"), "--threshold", str(args.threshold)], work / "splink-side.log")
+             str(work / "splink"), "--threshold", str(args.threshold)], work / "splink-side.log",
+            timeout_s)
         print("splink:", json.dumps(results["splink"]))
     (work / "results.json").write_text(json.dumps(results, indent=2))
     import polars as pl
@@ -275,8 +327,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"\nlinking {name}: {records:,} records in use; load average {load[0]:.1f} "
           f"(1 min) at the end, on {os.cpu_count()} cores")
-    print_table(result_rows(name, results.get("birthrec"), results.get("splink"),
-                            generated / "truth"))
+    print_table(result_rows(name, results, generated / "truth"))
 
 
 if __name__ == "__main__":

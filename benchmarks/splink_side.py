@@ -241,26 +241,31 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
     seconds: dict[str, float] = {"load": time.perf_counter() - started}
     train_seconds = train(linker)
     seconds["train"] = sum(train_seconds.values())
+    peak_after = {"train": peak_rss_mb()}
 
     started = time.perf_counter()
     blocked = linker.inference.compute_blocked_pairs_for_predict()
     per_rule = con.execute(
-        f"SELECT match_key, count(*) FROM {blocked.physical_name} GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+        f"SELECT CAST(match_key AS INTEGER), count(*) FROM {blocked.physical_name} "
+        "GROUP BY 1 ORDER BY 1").fetchall()
     seconds["block"] = time.perf_counter() - started
+    peak_after["block"] = peak_rss_mb()
 
     started = time.perf_counter()
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     above = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0][0]
     seconds["predict"] = time.perf_counter() - started
+    peak_after["predict"] = peak_rss_mb()
 
     started = time.perf_counter()
     components = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold)
     seconds["cluster_connected_components"] = time.perf_counter() - started
+    peak_after["cluster_connected_components"] = peak_rss_mb()
     started = time.perf_counter()
     best = cluster_single_best_links(db_api, predictions, threshold)
     seconds["cluster_single_best_link"] = time.perf_counter() - started
+    peak_after["cluster_single_best_link"] = peak_rss_mb()
 
     write_clusters(con, components.physical_name, out / "clusters-connected_components.parquet")
     write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet",
@@ -273,6 +278,7 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "train_seconds": {k: round(v, 2) for k, v in train_seconds.items()},
         "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb_after": peak_after,
         "candidate_pairs": sum(n for _, n in per_rule),
         "pairs_per_rule": {names[int(key)]: n for key, n in per_rule},
         "predictions_at_threshold": above,
