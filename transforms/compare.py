@@ -15,6 +15,9 @@ from rapidfuzz.distance import OSA, Levenshtein
 from rapidfuzz.process import cpdist
 
 
+COMPARE_CHUNK_PAIRS = 1_000_000
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A comparison: its name, its levels' labels (index = level), and how to compute it."""
@@ -185,9 +188,17 @@ def compare_pairs(
     pairs: pl.DataFrame,
     records: pl.DataFrame,
     comparisons: tuple[Comparison, ...] = COMPARISONS,
+    chunk_pairs: int = COMPARE_CHUNK_PAIRS,
 ) -> pl.DataFrame:
-    """Level of every comparison for every pair: columns rec_l, rec_r, <name>_level."""
-    sides = pair_sides(pairs, records)
-    return pairs.select("rec_l", "rec_r").with_columns(
-        c.level(sides).alias(f"{c.name}_level") for c in comparisons
-    )
+    """Level of every comparison for every pair: columns rec_l, rec_r, <name>_level.
+
+    Pairs are compared in chunks: both records' fields side by side cost ~40 string
+    columns per pair, which for 8 million pairs at once would be several GB.
+    """
+    chunks = []
+    for start in range(0, max(pairs.height, 1), chunk_pairs):
+        chunk = pairs.slice(start, chunk_pairs).select("rec_l", "rec_r")
+        sides = pair_sides(chunk, records)  # levels are computed on, and kept with, its rows
+        chunks.append(sides.select("rec_l", "rec_r").with_columns(
+            c.level(sides).alias(f"{c.name}_level") for c in comparisons))
+    return pl.concat(chunks)

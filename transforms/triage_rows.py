@@ -53,14 +53,14 @@ def triage_rows(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split normalised records into (usable, quarantined); quarantined rows get a `reason`.
 
-    `staged` and `records` are the same rows before and after normalisation, in the same
-    order, so a blank row is judged on what was read, not on what cleaning left.
+    `staged` and `records` are the same rows (by row_number) before and after
+    normalisation, so a blank row is judged on what was read, not on what cleaning left.
     """
     cells = source_cell_columns(staged)
-    is_blank = staged.select(
-        pl.all_horizontal(pl.col(c).is_null() for c in cells).alias("is_blank")
-    ).get_column("is_blank")
-    judged = records.with_columns(quarantine_reasons(pl.lit(is_blank)).alias("reason"))
+    blank = staged.select(
+        "row_number", pl.all_horizontal(pl.col(c).is_null() for c in cells).alias("is_blank"))
+    judged = records.join(blank, on="row_number", how="left").with_columns(
+        quarantine_reasons(pl.col("is_blank")).alias("reason")).drop("is_blank")
     usable = judged.filter(pl.col("reason").is_null()).drop("reason")
     quarantined = judged.filter(pl.col("reason").is_not_null())
     return usable, quarantined
