@@ -34,23 +34,27 @@ class BlockingRule:
 
 
 BIRTH_DATE = pl.col("birth_date")
+TOWNSHIP = pl.col("township_code")
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("mother_id", (pl.col("mother_id"),)),
     BlockingRule("child_id", (pl.col("child_id"),)),
     BlockingRule("birth_cert_number", (pl.col("birth_cert_number"),)),
     BlockingRule("mother_id_prefix+birth_date", (pl.col("mother_id_prefix"), BIRTH_DATE)),
-    BlockingRule("mother_pinyin+birth_date", (pl.col("mother_name_pinyin"), BIRTH_DATE)),
-    BlockingRule("mother_pinyin+birth_date+1",
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE + pl.duration(days=1)),
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE)),
-    BlockingRule("mother_pinyin+birth_date_swapped",
-                 (pl.col("mother_name_pinyin"), swapped_month_day(BIRTH_DATE)),
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE)),
+    # Common mothers' names (王秀英) recur every day in a county of a million births, so the
+    # name-and-date passes also need the township; a wrong mother ID is caught here, a
+    # wrong township by the ID passes.
+    BlockingRule("mother_pinyin+birth_date+township",
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
+    BlockingRule("mother_pinyin+birth_date+1+township",
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE + pl.duration(days=1), TOWNSHIP),
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
+    BlockingRule("mother_pinyin+birth_date_swapped+township",
+                 (pl.col("mother_name_pinyin"), swapped_month_day(BIRTH_DATE), TOWNSHIP),
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
     BlockingRule("child_pinyin+mother_pinyin",
                  (pl.col("child_name_pinyin"), pl.col("mother_name_pinyin"))),
-    BlockingRule("child_name+birth_date+township",
-                 (pl.col("child_name"), BIRTH_DATE, pl.col("township_code"))),
-    BlockingRule("child_pinyin+birth_date", (pl.col("child_name_pinyin"), BIRTH_DATE)),
+    BlockingRule("child_pinyin+birth_date+township",
+                 (pl.col("child_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
 )
 
 

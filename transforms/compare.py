@@ -14,8 +14,7 @@ import polars as pl
 from rapidfuzz.distance import OSA, Levenshtein
 from rapidfuzz.process import cpdist
 
-
-COMPARE_CHUNK_PAIRS = 1_000_000
+COMPARE_CHUNK_PAIRS = 250_000
 
 
 @dataclass(frozen=True)

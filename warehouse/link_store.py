@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from schemas.canonical import CANONICAL
 from transforms.compare import COMPARISONS
 from transforms.link_children import Linkage, link_children, relink_children
+from transforms.link_records import LINK_INPUT_COLUMNS
 from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
@@ -61,7 +61,7 @@ def version_key_sql() -> str:
 
 def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Records in use with the linking columns and a version key."""
-    columns = ", ".join(CANONICAL)
+    columns = ", ".join(LINK_INPUT_COLUMNS)
     return connection.sql(
         f"SELECT {columns}, {version_key_sql()} AS version_key FROM records_in_use "
         "ORDER BY source, record_id").pl()
