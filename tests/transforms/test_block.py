@@ -35,7 +35,8 @@ def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
 
 def links_of(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
     return link_records(canonical([
-        {"source": "weisheng", "record_id": f"R{i}", **row} for i, row in enumerate(rows)]))
+        {"source": "weisheng", "record_id": f"R{i}", "township_code": "450821101", **row}
+        for i, row in enumerate(rows)]))
 
 
 def pair_set(pairs: pl.DataFrame) -> set[tuple[int, int]]:
@@ -43,17 +44,17 @@ def pair_set(pairs: pl.DataFrame) -> set[tuple[int, int]]:
 
 
 @pytest.mark.parametrize(("left", "right", "rule"), [
-    pytest.param(date(2013, 5, 4), date(2013, 5, 5), "mother_pinyin+birth_date+1",
+    pytest.param(date(2013, 5, 4), date(2013, 5, 5), "mother_pinyin+birth_date+1+township",
                  id="second record a day later"),
-    pytest.param(date(2013, 5, 5), date(2013, 5, 4), "mother_pinyin+birth_date+1",
+    pytest.param(date(2013, 5, 5), date(2013, 5, 4), "mother_pinyin+birth_date+1+township",
                  id="second record a day earlier"),
-    pytest.param(date(2013, 12, 31), date(2014, 1, 1), "mother_pinyin+birth_date+1",
+    pytest.param(date(2013, 12, 31), date(2014, 1, 1), "mother_pinyin+birth_date+1+township",
                  id="a day apart across new year"),
-    pytest.param(date(2013, 5, 4), date(2013, 4, 5), "mother_pinyin+birth_date_swapped",
+    pytest.param(date(2013, 5, 4), date(2013, 4, 5), "mother_pinyin+birth_date_swapped+township",
                  id="month and day swapped"),
-    pytest.param(date(2013, 3, 12), date(2013, 12, 3), "mother_pinyin+birth_date_swapped",
+    pytest.param(date(2013, 3, 12), date(2013, 12, 3), "mother_pinyin+birth_date_swapped+township",
                  id="swapped months apart"),
-    pytest.param(date(2013, 5, 4), date(2013, 5, 4), "mother_pinyin+birth_date",
+    pytest.param(date(2013, 5, 4), date(2013, 5, 4), "mother_pinyin+birth_date+township",
                  id="same day"),
 ])
 def test_homophone_mothers_with_near_dates_are_paired(left: date, right: date,
@@ -123,8 +124,8 @@ def test_a_key_shared_by_too_many_records_proposes_nothing(size: int, expected_p
     pairs, stats = block_pairs(links, links)
     assert pairs.height == expected_pairs
     counts = {row["rule"]: row for row in stats.iter_rows(named=True)}
-    assert counts["mother_pinyin+birth_date"]["oversized_keys"] == expected_oversized
-    assert counts["mother_pinyin+birth_date"]["pairs"] == expected_pairs
+    assert counts["mother_pinyin+birth_date+township"]["oversized_keys"] == expected_oversized
+    assert counts["mother_pinyin+birth_date+township"]["pairs"] == expected_pairs
 
 
 def test_an_oversized_key_does_not_hide_pairs_another_rule_finds() -> None:
@@ -137,7 +138,7 @@ def test_an_oversized_key_does_not_hide_pairs_another_rule_finds() -> None:
     links = links_of(rows)
     pairs, stats = block_pairs(links, links)
     assert pairs.rows() == [(MAX_BLOCK_SIZE + 1, MAX_BLOCK_SIZE + 2, "mother_id")]
-    assert stats.filter(pl.col("rule") == "mother_pinyin+birth_date")[
+    assert stats.filter(pl.col("rule") == "mother_pinyin+birth_date+township")[
         "oversized_keys"].item() == 1
 
 
