@@ -38,9 +38,8 @@ def generate(births: int, seed: int) -> Path:
 
 def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
     """Ingest, normalise and load every file into a fresh state (runs in a child process)."""
-    from datetime import datetime
-
     from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime
 
     from flows.nightly import STAGE_AHEAD
     from warehouse.errors import BadFileError
