@@ -35,6 +35,7 @@ class BlockingRule:
 
 BIRTH_DATE = pl.col("birth_date")
 TOWNSHIP = pl.col("township_code")
+SEX = pl.col("sex")
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("mother_id", (pl.col("mother_id"),)),
     BlockingRule("child_id", (pl.col("child_id"),)),
@@ -45,14 +46,14 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
     # wrong township by the ID passes.
     BlockingRule("mother_pinyin+birth_date+township",
                  (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
-    BlockingRule("mother_pinyin+birth_date+1+township",
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE + pl.duration(days=1), TOWNSHIP),
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
-    BlockingRule("mother_pinyin+birth_date_swapped+township",
-                 (pl.col("mother_name_pinyin"), swapped_month_day(BIRTH_DATE), TOWNSHIP),
-                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
-    BlockingRule("child_pinyin+mother_pinyin",
-                 (pl.col("child_name_pinyin"), pl.col("mother_name_pinyin"))),
+    BlockingRule("mother_pinyin+birth_date+1+township+sex",
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE + pl.duration(days=1), TOWNSHIP, SEX),
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP, SEX)),
+    BlockingRule("mother_pinyin+birth_date_swapped+township+sex",
+                 (pl.col("mother_name_pinyin"), swapped_month_day(BIRTH_DATE), TOWNSHIP, SEX),
+                 (pl.col("mother_name_pinyin"), BIRTH_DATE, TOWNSHIP, SEX)),
+    BlockingRule("child_pinyin+mother_pinyin+township",
+                 (pl.col("child_name_pinyin"), pl.col("mother_name_pinyin"), TOWNSHIP)),
     BlockingRule("child_pinyin+birth_date+township",
                  (pl.col("child_name_pinyin"), BIRTH_DATE, TOWNSHIP)),
 )

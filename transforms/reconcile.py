@@ -84,9 +84,9 @@ def inferred_birth_order(persons: pl.DataFrame) -> pl.Expr:
     """Birth order from 计生, else from the mother's children in the data (3 = third or later).
 
     Twins count as two births, as 计生 counts them."""
-    rank = pl.col("birth_date").rank("ordinal").over("mother_pseudonym").cast(pl.Int8)
+    rank = pl.col("birth_date").rank("ordinal").over("mother_pseudonym")
     from_mother = pl.when(pl.col("mother_pseudonym").is_not_null()
-                          & pl.col("birth_date").is_not_null()).then(rank.clip(1, 3))
+                          & pl.col("birth_date").is_not_null()).then(rank.clip(1, 3).cast(pl.Int8))
     return pl.coalesce(pl.col("birth_order"), from_mother).cast(pl.Int8).alias("birth_order")
 
 

@@ -44,15 +44,15 @@ def pair_set(pairs: pl.DataFrame) -> set[tuple[int, int]]:
 
 
 @pytest.mark.parametrize(("left", "right", "rule"), [
-    pytest.param(date(2013, 5, 4), date(2013, 5, 5), "mother_pinyin+birth_date+1+township",
+    pytest.param(date(2013, 5, 4), date(2013, 5, 5), "mother_pinyin+birth_date+1+township+sex",
                  id="second record a day later"),
-    pytest.param(date(2013, 5, 5), date(2013, 5, 4), "mother_pinyin+birth_date+1+township",
+    pytest.param(date(2013, 5, 5), date(2013, 5, 4), "mother_pinyin+birth_date+1+township+sex",
                  id="second record a day earlier"),
-    pytest.param(date(2013, 12, 31), date(2014, 1, 1), "mother_pinyin+birth_date+1+township",
+    pytest.param(date(2013, 12, 31), date(2014, 1, 1), "mother_pinyin+birth_date+1+township+sex",
                  id="a day apart across new year"),
-    pytest.param(date(2013, 5, 4), date(2013, 4, 5), "mother_pinyin+birth_date_swapped+township",
+    pytest.param(date(2013, 5, 4), date(2013, 4, 5), "mother_pinyin+birth_date_swapped+township+sex",
                  id="month and day swapped"),
-    pytest.param(date(2013, 3, 12), date(2013, 12, 3), "mother_pinyin+birth_date_swapped+township",
+    pytest.param(date(2013, 3, 12), date(2013, 12, 3), "mother_pinyin+birth_date_swapped+township+sex",
                  id="swapped months apart"),
     pytest.param(date(2013, 5, 4), date(2013, 5, 4), "mother_pinyin+birth_date+township",
                  id="same day"),

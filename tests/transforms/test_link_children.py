@@ -263,5 +263,5 @@ def test_linkage_explains_every_pair_and_reports_blocking() -> None:
     linkage = link_children(canonical(BACKGROUND))
     assert {"match_weight", "match_probability", "mother_id_weight", "key_l", "key_r",
             "is_duplicate_candidate", "is_contradiction"} <= set(linkage.pairs.columns)
-    assert set(linkage.blocking["rule"]) >= {"mother_id", "mother_pinyin+birth_date+1+township"}
+    assert set(linkage.blocking["rule"]) >= {"mother_id", "mother_pinyin+birth_date+1+township+sex"}
     assert linkage.blocking["pairs"].sum() >= linkage.pairs.height
