@@ -119,6 +119,8 @@ def cleaned_name(expr: pl.Expr) -> pl.Expr:
         # Before NFKC, which would turn some look-alikes (U+2024, U+FF0E) into a full stop.
         .str.replace_all(MIDDLE_DOT_RUN_PATTERN, MIDDLE_DOT)
         .str.normalize("NFKC")
+        # And after: NFKC turns some into full stops of their own (U+2025 '‥' -> '..').
+        .str.replace_all(MIDDLE_DOT_RUN_PATTERN, MIDDLE_DOT)
         .str.replace_all(NAME_SPACE_PATTERN, "")
         # Again: removing a space can leave a letter next to its combining mark ("A ́").
         .str.normalize("NFKC")

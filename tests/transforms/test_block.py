@@ -35,7 +35,8 @@ def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
 
 def links_of(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
     return link_records(canonical([
-        {"source": "weisheng", "record_id": f"R{i}", "township_code": "450821101", **row}
+        {"source": "weisheng", "record_id": f"R{i}", "township_code": "450821101", "sex": 1,
+         **row}
         for i, row in enumerate(rows)]))
 
 
