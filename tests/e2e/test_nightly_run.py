@@ -169,3 +169,35 @@ def test_state_keeps_raw_values_out_of_the_published_file(
     assert paths.restricted.stat().st_mode & 0o077 == 0
     assert paths.key_file.stat().st_mode & 0o077 == 0
     assert any(paths.archive.iterdir())
+
+
+def test_department_sex_ratios_recompute_from_their_own_records(
+    first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, _, tables = first_run
+    own = tables["person_source"].filter(pl.col("source") != "minzheng").sort(
+        "source", "person_id", "record_id").unique(["source", "person_id"], keep="first")
+    expected = own.group_by("source").agg(
+        (pl.col("sex") == 1).sum().cast(pl.Int64).alias("males"),
+        (pl.col("sex") == 2).sum().cast(pl.Int64).alias("females"),
+    ).sort("source")
+    county = tables["sex_ratio"].filter(
+        pl.col("township_code").is_null() & pl.col("birth_order").is_null()
+        & (pl.col("period") == "all") & (pl.col("source") != "reconciled")
+    ).select("source", "males", "females").sort("source")
+    assert county.equals(expected)
+    assert "minzheng" not in county["source"].to_list()
+
+
+def test_reconciled_sex_ratio_holds_the_truth_within_its_interval(
+    generated: Path, first_run: tuple[Path, dict[str, object], dict[str, pl.DataFrame]]
+) -> None:
+    _, _, tables = first_run
+    children = pl.read_csv(generated / "truth" / "children.csv", infer_schema=False)
+    males = (children["sex"] == "1").sum()
+    females = (children["sex"] == "2").sum()
+    true_ratio = 100 * males / females
+    row = tables["sex_ratio"].filter(
+        pl.col("township_code").is_null() & pl.col("birth_order").is_null()
+        & (pl.col("period") == "all") & (pl.col("source") == "reconciled")).row(0, named=True)
+    assert row["ci_low"] <= true_ratio <= row["ci_high"]
