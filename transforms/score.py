@@ -16,7 +16,7 @@ import polars as pl
 
 from transforms.compare import COMPARISONS, Comparison, compare_pairs
 
-U_SAMPLE_PAIRS = 1_000_000
+U_SAMPLE_PAIRS = 500_000
 EM_MAX_ITERATIONS = 40
 EM_TOLERANCE = 1e-5
 PROBABILITY_FLOOR = 1e-9
