@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_rule_library import CustomRule
-from splink.comparison_library import CustomComparison, ExactMatch
+from splink.comparison_library import CustomComparison
 from splink.internals.one_to_one_clustering import one_to_one_clustering
 from splink.internals.pipeline import CTEPipeline
 
@@ -39,6 +39,7 @@ SOURCES = ("jisheng", "weisheng", "gongan", "minzheng")
 U_MAX_PAIRS = 1e7
 U_SEED = 20130504
 DETERMINISTIC_RECALL = 0.7  # a guess a user would make: exact IDs find most, not all, links
+EM_MAX_PAIRS = 5e6  # Splink samples a training block down to about this many pairs
 # EM sessions; each leaves the comparisons of its own columns to the others. A block on
 # mother_id, the natural first choice, stops Splink 5.0.0: EM drives father_name's m for
 # "different" to exactly 0.0 and Splink's own setter then raises ("m_probability value 0.0 is
@@ -52,17 +53,8 @@ EM_TRAINING_BLOCKS = (
     block_on("child_name_pinyin", "mother_name_pinyin"),
 )
 
-# The input table: birthrec's link columns plus the two derived dates that its blocking
-# computes on the fly (±1 day, month/day swapped), which Splink needs as columns to equi-join.
-INPUT_SQL = """
-CREATE TABLE records AS
-SELECT *,
-    birth_date + INTERVAL 1 DAY AS birth_date_next,
-    CASE WHEN day(birth_date) <= 12 AND day(birth_date) <> month(birth_date)
-         THEN make_date(year(birth_date), day(birth_date), month(birth_date)) END
-        AS birth_date_swapped
-FROM read_parquet(?)
-"""
+# The input: birthrec's link columns, with a column per derived blocking key.
+INPUT_SQL = "CREATE TABLE records AS SELECT * FROM read_parquet(?)"
 
 
 def level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
@@ -107,6 +99,15 @@ def name_comparison(column: str, *, with_edit: bool = True,
     return CustomComparison(output_column_name=column, comparison_levels=levels)
 
 
+def exact_comparison(name: str, column: str) -> CustomComparison:
+    """exact / different / null (Splink's ExactMatch, named as birthrec names it)."""
+    return CustomComparison(output_column_name=name, comparison_levels=[
+        level(f"{column}_l IS NULL OR {column}_r IS NULL", "missing", is_null_level=True),
+        level(f"{column}_l = {column}_r", "exact"),
+        else_level("different"),
+    ])
+
+
 def birth_date_comparison() -> CustomComparison:
     """exact / ±1 day / month and day swapped / within 30 days / different."""
     gap = "abs(date_diff('day', birth_date_l, birth_date_r))"
@@ -122,52 +123,32 @@ def birth_date_comparison() -> CustomComparison:
     ])
 
 
-def comparisons() -> list[Any]:
-    """The twelve comparisons of birthrec's transforms/compare.py, level for level."""
+def comparisons() -> list[CustomComparison]:
+    """The twelve comparisons of birthrec's transforms/compare.py, level for level, under
+    birthrec's names (bench_linking.py checks the names and level counts still agree)."""
     return [
         id_comparison("mother_id", "mother_id"),
         id_comparison("child_id", "child_id"),
-        ExactMatch("birth_cert_number"),
+        exact_comparison("birth_cert", "birth_cert_number"),
         name_comparison("mother_name", term_frequency=True),
         name_comparison("child_name", term_frequency=True),
         name_comparison("father_name", with_edit=False),
-        ExactMatch("father_id"),
+        exact_comparison("father_id", "father_id"),
         birth_date_comparison(),
-        ExactMatch("township_code"),
-        ExactMatch("sex"),
-        ExactMatch("birth_weight_g"),
-        ExactMatch("birth_order"),
+        exact_comparison("township", "township_code"),
+        exact_comparison("sex", "sex"),
+        exact_comparison("birth_weight", "birth_weight_g"),
+        exact_comparison("birth_order", "birth_order"),
     ]
 
 
-def blocking_rules() -> list[tuple[str, Any]]:
-    """birthrec's ten blocking passes (transforms/block.py), named as there, without its
-    block-size cap. The asymmetric ±1 day pass becomes two rules (Splink keeps l.id < r.id)."""
-    same_mother_pinyin = "l.mother_name_pinyin = r.mother_name_pinyin"
-    return [
-        ("mother_id", block_on("mother_id")),
-        ("child_id", block_on("child_id")),
-        ("birth_cert_number", block_on("birth_cert_number")),
-        ("mother_id_prefix+birth_date", block_on("mother_id_prefix", "birth_date")),
-        ("mother_pinyin+birth_date", block_on("mother_name_pinyin", "birth_date")),
-        ("mother_pinyin+birth_date+1",
-         CustomRule(f"{same_mother_pinyin} AND l.birth_date_next = r.birth_date")),
-        ("mother_pinyin+birth_date-1",
-         CustomRule(f"{same_mother_pinyin} AND r.birth_date_next = l.birth_date")),
-        ("mother_pinyin+birth_date_swapped",
-         CustomRule(f"{same_mother_pinyin} AND l.birth_date_swapped = r.birth_date")),
-        ("child_pinyin+mother_pinyin", block_on("child_name_pinyin", "mother_name_pinyin")),
-        ("child_name+birth_date+township",
-         block_on("child_name", "birth_date", "township_code")),
-        ("child_pinyin+birth_date", block_on("child_name_pinyin", "birth_date")),
-    ]
-
-
-def settings() -> SettingsCreator:
+def settings(blocking: list[dict[str, str]]) -> SettingsCreator:
+    """dedupe_only over the four departments at once (a department may hold a child twice);
+    `blocking`: birthrec's blocking rules as Splink SQL, written by bench_linking.py."""
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=[rule for _, rule in blocking_rules()],
+        blocking_rules_to_generate_predictions=[CustomRule(rule["sql"]) for rule in blocking],
         additional_columns_to_retain=["source_dataset"],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -189,7 +170,8 @@ def train(linker: Linker) -> dict[str, float]:
     seconds["u"] = time.perf_counter() - started
     started = time.perf_counter()
     for rule in EM_TRAINING_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, max_pairs=EM_MAX_PAIRS)
     seconds["em"] = time.perf_counter() - started
     return seconds
 
@@ -230,14 +212,15 @@ def peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
+def run(records: Path, blocking: list[dict[str, str]], out: Path,
+        threshold: float) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{out / 'duckdb-tmp'}'")
     started = time.perf_counter()
     con.execute(INPUT_SQL, [str(records)])
     db_api = DuckDBAPI(con)
-    linker = Linker(db_api.register("records"), settings(), log_level=logging.INFO)
+    linker = Linker(db_api.register("records"), settings(blocking), log_level=logging.INFO)
     seconds: dict[str, float] = {"load": time.perf_counter() - started}
     train_seconds = train(linker)
     seconds["train"] = sum(train_seconds.values())
@@ -271,7 +254,6 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
     write_clusters(con, best.physical_name, out / "clusters-single_best_link.parquet",
                    id_column="node_id")
     linker.misc.save_model_to_json(str(out / "splink-model.json"), overwrite=True)
-    names = [name for name, _ in blocking_rules()]
     return {
         "versions": {"splink": version("splink"), "duckdb": duckdb.__version__},
         "threads": con.execute("SELECT current_setting('threads')").fetchall()[0][0],
@@ -280,7 +262,9 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "peak_rss_mb_after": peak_after,
         "candidate_pairs": sum(n for _, n in per_rule),
-        "pairs_per_rule": {names[int(key)]: n for key, n in per_rule},
+        "pairs_per_rule": {blocking[key]["name"]: n for key, n in per_rule},
+        "comparisons": {c.create_output_column_name(): len(c.create_comparison_levels()) - 1
+                        for c in comparisons()},
         "predictions_at_threshold": above,
         "threshold": threshold,
         "probability_two_random_records_match":
@@ -295,10 +279,13 @@ def run(records: Path, out: Path, threshold: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=Path, required=True)
+    parser.add_argument("--blocking", type=Path, required=True,
+                        help="JSON list of {name, sql}: birthrec's blocking rules for Splink")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args()
-    print(json.dumps(run(args.records, args.out, args.threshold)))
+    blocking = json.loads(args.blocking.read_text())
+    print(json.dumps(run(args.records, blocking, args.out, args.threshold)))
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def publish_warehouse(
 
 
 @flow(name="birthrec-nightly", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=STAGE_AHEAD))
+      task_runner=ThreadPoolTaskRunner(max_workers=STAGE_AHEAD))  # type: ignore[arg-type]
 def nightly_reconciliation(
     inbox: Path, warehouse: Path, as_of: date | None = None, rebuild: bool = False
 ) -> RunSummary:

@@ -10,24 +10,7 @@ import polars as pl
 
 from schemas.canonical import CELL_TYPE_SUFFIX, STAGED_META
 from schemas.codes import QuarantineReason
-
-# Footer and total lines that exports append below the data.
-FOOTER_PATTERN = (
-    r"^(合计|总计|小计|共计|制表|填报|审核|负责人|统计|备注|注[:：])|^共\s*\d+\s*[条行人例]"
-)
-IDENTIFYING_COLUMNS = (
-    "child_name", "child_id_number_raw", "mother_name", "mother_id_number_raw", "birth_date",
-)
-
-
-def is_footer_row() -> pl.Expr:
-    """A total or footer line: its record id cell reads like 合计 / 共 123 条 / 制表人."""
-    return pl.col("record_id").str.contains(FOOTER_PATTERN).fill_null(False)
-
-
-def has_identifying_fields() -> pl.Expr:
-    """Something that could identify a child; a damaged ID number still counts as something."""
-    return pl.any_horizontal(pl.col(c).is_not_null() for c in IDENTIFYING_COLUMNS)
+from transforms.normalise_records import has_identifying_fields, is_footer_row
 
 
 def source_cell_columns(staged: pl.DataFrame) -> list[str]:
