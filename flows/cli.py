@@ -17,6 +17,11 @@ import typer
 
 from warehouse.state_paths import StatePaths
 
+# The options `run` and `rebuild` share, declared once.
+InboxOption = Annotated[Path, typer.Option("--inbox", help="The inbox folder (CONTRACT.md)")]
+WarehouseOption = Annotated[Path, typer.Option("--warehouse", help="The DuckDB file to publish")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Judge deadlines by this date")]
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Reconcile birth records across 计生, 卫生, 公安 and 民政.")
 
@@ -32,10 +37,9 @@ def parse_as_of(value: str | None) -> date | None:
 
 @app.command()
 def run(
-    inbox: Annotated[Path, typer.Option("--inbox", help="The inbox folder (CONTRACT.md)")],
-    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB file to publish")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines by this date")]
-    = None,
+    inbox: InboxOption,
+    warehouse: WarehouseOption,
+    as_of: AsOfOption = None,
 ) -> None:
     """Ingest what is new in INBOX, link, and publish into WAREHOUSE."""
     run_flow(inbox, warehouse, as_of, rebuild=False)
@@ -67,10 +71,9 @@ def run_flow(inbox: Path, warehouse: Path, as_of: str | None, rebuild: bool) -> 
 
 @app.command()
 def rebuild(
-    inbox: Annotated[Path, typer.Option("--inbox", help="The inbox folder (CONTRACT.md)")],
-    warehouse: Annotated[Path, typer.Option("--warehouse", help="The DuckDB file to publish")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge deadlines by this date")]
-    = None,
+    inbox: InboxOption,
+    warehouse: WarehouseOption,
+    as_of: AsOfOption = None,
 ) -> None:
     """Like run, but retrain the model and re-link every record from scratch."""
     run_flow(inbox, warehouse, as_of, rebuild=True)
