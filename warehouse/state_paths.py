@@ -7,6 +7,7 @@
         pseudonym.key      HMAC key (when none comes from the environment)
       prefect/             PREFECT_HOME: Prefect's own database and results
       run.lock             held while a run is active
+    FILE.reports/          officers' workbooks and the HTML report, per run (IDs masked)
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class StatePaths:
     @property
     def lock_file(self) -> Path:
         return self.root / "run.lock"
+
+    @property
+    def reports(self) -> Path:
+        """Officers' workbooks and pages: masked IDs only, so outside the restricted state."""
+        return self.warehouse.with_name(self.warehouse.name + ".reports")
 
     def create(self) -> StatePaths:
         """Make the folders; the restricted part is readable by its owner only."""
