@@ -101,3 +101,14 @@ class RunStatus(StrEnum):
     PUBLISHED = "published"
     UNCHANGED = "unchanged"
     FAILED = "failed"
+    REFUSED = "refused"  # another run was active on the same warehouse; nothing was done
+    RUNNING = "running"  # in the restricted run log while an attempt is under way
+    CRASHED = "crashed"  # an attempt that never finished (killed); found by the next start
+
+
+class RunWarningKind(StrEnum):
+    """Something that looks wrong in a run's input (transforms/run_warnings.py)."""
+
+    DEPARTMENT_SILENT = "department_silent"
+    QUARANTINE_SHARE_HIGH = "quarantine_share_high"
+    SEX_RATIO_UNUSUAL = "sex_ratio_unusual"
