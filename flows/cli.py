@@ -111,6 +111,25 @@ def generate(
     print_summary(dataclasses.asdict(summary))
 
 
+@app.command()
+def report(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The published DuckDB file")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write the page (default FILE.reports/<run_id>/report.html)")
+    ] = None,
+) -> None:
+    """Write the run's HTML report (Chinese, self-contained, works offline)."""
+    from warehouse.errors import BirthrecError
+    from warehouse.html_report import write_html_report
+
+    try:
+        page = write_html_report(warehouse.resolve(), out)
+    except BirthrecError as error:
+        print_summary({"status": "failed", "error": str(error)})
+        raise typer.Exit(1) from error
+    print_summary({"status": "written", "report": str(page)})
+
+
 def print_summary(summary: dict[str, object]) -> None:
     """The contract's last line on standard output: one line of JSON."""
     sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
