@@ -11,8 +11,11 @@ only the few that break one are re-clustered greedily, strongest link first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import polars as pl
 
 LINK_THRESHOLD = 0.5
@@ -30,30 +33,39 @@ class ClusterSettings:
 DEFAULT_CLUSTER_SETTINGS = ClusterSettings()
 
 def connected_components(records: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
-    """Label each record with the smallest record index reachable through `edges`."""
-    labels = pl.DataFrame({"rec": records, "label": records})
+    """Label each record with the smallest record index reachable through `edges`.
+
+    Hook-and-compress over whole edge arrays (Shiloach-Vishkin): each round hooks every
+    root onto the smallest root across its edges, then jumps pointers until every record
+    points at its root. Rounds grow with the log of a component's diameter, and each round
+    is a few numpy passes over the edges, so a million records take well under a second
+    (label propagation with joins took a minute: one round per step of the longest chain).
+    """
+    recs = np.sort(records.to_numpy())
     if edges.height == 0:
-        return labels
-    both_ways = pl.concat([
-        edges.select(pl.col("rec_l").alias("a"), pl.col("rec_r").alias("b")),
-        edges.select(pl.col("rec_r").alias("a"), pl.col("rec_l").alias("b")),
-    ])
+        return pl.DataFrame({"rec": recs, "label": recs})
+    rec_l, rec_r = edges.get_column("rec_l").to_numpy(), edges.get_column("rec_r").to_numpy()
+    left = np.searchsorted(recs, rec_l).clip(max=recs.size - 1)
+    right = np.searchsorted(recs, rec_r).clip(max=recs.size - 1)
+    known = (recs[left] == rec_l) & (recs[right] == rec_r)  # an edge to no record links nothing
+    left, right = left[known], right[known]
+    parent = np.arange(recs.size)
     while True:
-        proposed = both_ways.join(labels, left_on="b", right_on="rec").group_by("a").agg(
-            pl.col("label").min().alias("neighbour"))
-        updated = labels.join(proposed, left_on="rec", right_on="a", how="left").select(
-            "rec", pl.min_horizontal("label", "neighbour").alias("label"))
-        # Pointer jumping: adopt the label of your label, halving chain lengths each round.
-        updated = updated.join(updated.rename({"rec": "label", "label": "jump"}), on="label",
-                               how="left").select(
-            "rec", pl.min_horizontal("label", "jump").alias("label"))
-        if updated.get_column("label").equals(labels.get_column("label")):
-            return updated
-        labels = updated
+        root_l, root_r = parent[left], parent[right]
+        if np.array_equal(root_l, root_r):
+            break
+        lower = np.minimum(root_l, root_r)
+        np.minimum.at(parent, root_l, lower)
+        np.minimum.at(parent, root_r, lower)
+        while True:  # full compression: every record points at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return pl.DataFrame({"rec": recs, "label": recs[parent]})
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     """A link inside one troubled component, for the greedy pass."""
 
     rec_l: int
@@ -66,8 +78,8 @@ class Edge:
 def greedy_clusters(
     members: list[int],
     source_of: dict[int, str],
-    edges: list[Edge],
-    cannot: set[tuple[int, int]],
+    edges: Iterable[Edge],
+    cannot: Iterable[tuple[int, int]],
     max_size: int,
     officers_cannot: frozenset[tuple[int, int]] = frozenset(),
 ) -> dict[int, int]:
@@ -75,23 +87,47 @@ def greedy_clusters(
 
     Returns rec -> cluster (the smallest rec of its cluster).
     """
+    ordered = sorted(edges, key=lambda e: (not e.is_forced, -e.strength, e.rec_l, e.rec_r))
+    return merge_in_order(members, source_of, ordered, cannot, max_size, officers_cannot)
+
+
+def merge_in_order(
+    members: list[int],
+    source_of: dict[int, str],
+    ordered: list[Edge],
+    cannot: Iterable[tuple[int, int]],
+    max_size: int,
+    officers_cannot: frozenset[tuple[int, int]] = frozenset(),
+) -> dict[int, int]:
+    """The greedy pass over edges already in merge order (forced, then strongest first).
+
+    Components are independent, so all troubled components go through one call. Most merges
+    are decided by a cluster's department bit mask and its members' cannot-link partners;
+    only a merge that a flagged duplicate might make legal takes the pair-by-pair check.
+    """
     cluster_of = {rec: rec for rec in members}
     members_of = {rec: [rec] for rec in members}
-    duplicates = {(e.rec_l, e.rec_r) for e in edges if e.is_duplicate}
+    bit = {source: 1 << i for i, source in enumerate(sorted(set(source_of.values())))}
+    mask_of = {rec: bit[source_of[rec]] for rec in members}
+    cannot_of: dict[int, set[int]] = {}
+    for a, b in cannot:
+        cannot_of.setdefault(a, set()).add(b)
+        cannot_of.setdefault(b, set()).add(a)
+    duplicates = {(e.rec_l, e.rec_r) for e in ordered if e.is_duplicate}
     duplicates |= {(b, a) for a, b in duplicates}
+
+    def forbidden(x: int, y: int) -> bool:
+        return y in cannot_of.get(x, ())
 
     def waived(x: int, y: int, merged: list[int]) -> bool:
         """A second registration disagrees where its copy agrees: that is its discrepancy."""
-        return any((x, z) in duplicates and (z, y) not in cannot and (y, z) not in cannot
-                   for z in merged)
+        return any((x, z) in duplicates and not forbidden(y, z) for z in merged)
 
-    def allowed(left: list[int], right: list[int], with_duplicates: bool) -> bool:
-        if len(left) + len(right) > max_size:
-            return False
+    def allowed_pairwise(left: list[int], right: list[int], with_duplicates: bool) -> bool:
         merged = left + right
         for x in left:
             for y in right:
-                if ((x, y) in cannot or (y, x) in cannot) and not (
+                if forbidden(x, y) and not (
                         (x, y) not in officers_cannot and (y, x) not in officers_cannot
                         and (waived(x, y, merged) or waived(y, x, merged))):
                     return False
@@ -100,21 +136,57 @@ def greedy_clusters(
                     return False
         return True
 
-    ordered = sorted(edges, key=lambda e: (not e.is_forced, -e.strength, e.rec_l, e.rec_r))
+    def allowed(ca: int, cb: int, with_duplicates: bool) -> bool:
+        left, right = members_of[ca], members_of[cb]
+        if len(left) + len(right) > max_size:
+            return False
+        overlap = mask_of[ca] & mask_of[cb]
+        if overlap and not with_duplicates:
+            return False
+        if not overlap and not any(forbidden(x, y) for x in left for y in right):
+            return True
+        return allowed_pairwise(left, right, with_duplicates)
+
     # Pass 1 places each record with a child its department does not hold yet; pass 2 only
     # then lets a second registration join its copy. Otherwise a twin without a name could
     # join its sibling as a "duplicate" before reaching its own certificate and hukou.
+    # A merge refused in pass 1 can only become legal in pass 2 through a duplicate, so pass
+    # 2 looks only at links touching a cluster that holds one.
+    with_duplicate = {rec for pair in duplicates for rec in pair}
     for with_duplicates in (False, True):
         for edge in ordered:
             ca, cb = cluster_of[edge.rec_l], cluster_of[edge.rec_r]
-            if ca == cb or not (edge.is_forced or allowed(members_of[ca], members_of[cb],
-                                                          with_duplicates)):
+            if ca == cb or (with_duplicates and ca not in with_duplicate
+                            and cb not in with_duplicate):
+                continue
+            if not (edge.is_forced or allowed(ca, cb, with_duplicates)):
                 continue
             keep, gone = min(ca, cb), max(ca, cb)
             for rec in members_of[gone]:
                 cluster_of[rec] = keep
             members_of[keep] += members_of.pop(gone)
+            mask_of[keep] |= mask_of.pop(gone)
+            if gone in with_duplicate:
+                with_duplicate.add(keep)
     return cluster_of
+
+
+def never_taken(edges: pl.DataFrame, contradicted: pl.DataFrame, officers: pl.DataFrame
+                ) -> pl.DataFrame:
+    """Links the greedy pass could never take: an officer's cannot-link, or a contradiction
+    between two records neither of which has a duplicate registration to waive it.
+
+    Dropping them before components are formed is exact (the greedy would skip them), and it
+    splits a mother's children apart, so most families need no greedy pass at all.
+    """
+    ordered = [pl.min_horizontal("rec_l", "rec_r").alias("rec_l"),
+               pl.max_horizontal("rec_l", "rec_r").alias("rec_r")]
+    duplicated = edges.filter(pl.col("is_duplicate"))
+    with_duplicate = pl.concat([duplicated.get_column("rec_l"),
+                                duplicated.get_column("rec_r")]).unique().implode()
+    unwaivable = contradicted.filter(~pl.col("rec_l").is_in(with_duplicate)
+                                     & ~pl.col("rec_r").is_in(with_duplicate))
+    return pl.concat([unwaivable.select(ordered), officers.select(ordered)]).unique()
 
 
 def cluster_records(
@@ -148,6 +220,12 @@ def cluster_records(
             "rec_l", "rec_r", pl.lit(float("inf")).alias("strength"),
             pl.lit(True).alias("is_duplicate"), pl.lit(False).alias("same_source"),
             pl.lit(True).alias("forced"))], how="vertical_relaxed")
+    contradicted = scored.filter(pl.col("is_contradiction") & ~pl.col("is_duplicate_candidate")
+                                 ).select("rec_l", "rec_r")
+    officers = (cannot_link.select("rec_l", "rec_r") if cannot_link is not None
+                else contradicted.clear())
+    edges = pl.concat([edges.filter(pl.col("forced")), edges.filter(~pl.col("forced")).join(
+        never_taken(edges, contradicted, officers), on=["rec_l", "rec_r"], how="anti")])
     labels = connected_components(records.get_column("rec"), edges)
     per_component = labels.join(source, on="rec").group_by("label").agg(
         pl.len().alias("size"),
@@ -155,25 +233,18 @@ def cluster_records(
     )
     # Pairs whose evidence says "two different children" (a different certificate, child ID
     # or real name) may not end up together through other links, nor may officers' cannot-links.
-    contradicted = scored.filter(pl.col("is_contradiction") & ~pl.col("is_duplicate_candidate")
-                                 ).select("rec_l", "rec_r")
-    if cannot_link is not None and cannot_link.height:
-        contradicted = pl.concat([contradicted, cannot_link.select("rec_l", "rec_r")])
-    cannot = {(int(a), int(b)) for a, b in contradicted.iter_rows()}
-    officers_cannot = frozenset() if cannot_link is None else frozenset(
-        (int(a), int(b)) for a, b in cannot_link.select("rec_l", "rec_r").iter_rows())
-    if contradicted.height:
-        cannot_components = contradicted.join(
-            labels.rename({"rec": "rec_l", "label": "label_l"}), on="rec_l").join(
-            labels.rename({"rec": "rec_r", "label": "label_r"}), on="rec_r").filter(
-            pl.col("label_l") == pl.col("label_r")).get_column("label_l")
-    else:
-        cannot_components = pl.Series(dtype=pl.Int64)
+    officers_cannot = frozenset(zip(officers.get_column("rec_l").to_list(),
+                                    officers.get_column("rec_r").to_list(), strict=True))
+    # Only a contradiction inside one component can be broken by a merge.
+    inside = pl.concat([contradicted, officers]).join(
+        labels.rename({"rec": "rec_l", "label": "label_l"}), on="rec_l").join(
+        labels.rename({"rec": "rec_r", "label": "label_r"}), on="rec_r").filter(
+        pl.col("label_l") == pl.col("label_r"))
     dup_edges = edges.filter(pl.col("is_duplicate") & pl.col("same_source"))
     dup_components = dup_edges.join(labels, left_on="rec_l", right_on="rec").get_column("label")
     troubled = per_component.filter(
         (pl.col("size") > settings.max_cluster_size) | (pl.col("repeated_sources") > 0)
-        | pl.col("label").is_in(cannot_components.implode())
+        | pl.col("label").is_in(inside.get_column("label_l").implode())
     ).get_column("label")
     # Components whose repeated sources are all flagged duplicates still need the greedy pass
     # (a duplicate edge alone does not prove the whole component is one child).
@@ -181,21 +252,20 @@ def cluster_records(
     clean = labels.filter(~pl.col("label").is_in(troubled.implode()))
     resolved: list[tuple[int, int]] = []
     if troubled.len():
-        hard = labels.filter(pl.col("label").is_in(troubled.implode()))
-        source_of = dict(hard.join(source, on="rec").select("rec", "source").iter_rows())
-        edges_of: dict[int, list[Edge]] = {}
-        for label, a, b, p, dup, forced in edges.join(
-                hard.rename({"rec": "rec_l"}), on="rec_l").select(
-                "label", "rec_l", "rec_r", "strength", "is_duplicate",
-                "forced").iter_rows():
-            edges_of.setdefault(label, []).append(Edge(a, b, p, dup, forced))
-        members_of: dict[int, list[int]] = {}
-        for rec, label in hard.iter_rows():
-            members_of.setdefault(label, []).append(rec)
-        for label, members in members_of.items():
-            assigned = greedy_clusters(members, source_of, edges_of.get(label, []), cannot,
-                                       settings.max_cluster_size, officers_cannot)
-            resolved.extend(assigned.items())
+        hard = labels.filter(pl.col("label").is_in(troubled.implode())).join(source, on="rec")
+        ordered = edges.join(hard.select(pl.col("rec").alias("rec_l")), on="rec_l").sort(
+            ["forced", "strength", "rec_l", "rec_r"], descending=[True, True, False, False])
+        columns = [ordered.get_column(c).to_list()
+                   for c in ("rec_l", "rec_r", "strength", "is_duplicate", "forced")]
+        assigned = merge_in_order(
+            hard.get_column("rec").to_list(),
+            dict(zip(hard.get_column("rec").to_list(), hard.get_column("source").to_list(),
+                     strict=True)),
+            list(map(Edge._make, zip(*columns, strict=True))),
+            zip(inside.get_column("rec_l").to_list(), inside.get_column("rec_r").to_list(),
+                strict=True),
+            settings.max_cluster_size, officers_cannot)
+        resolved = list(assigned.items())
     clusters = pl.concat([
         clean.rename({"label": "cluster"}),
         pl.DataFrame(resolved, schema={"rec": pl.Int64, "cluster": pl.Int64}, orient="row"),
