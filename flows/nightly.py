@@ -17,6 +17,7 @@ from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.review_loop import ingest_decisions
 from schemas.codes import RunStatus
 from schemas.published import PUBLISHED_SCHEMA_VERSION
 from warehouse import published_queries as queries
@@ -69,6 +70,7 @@ class RunSummary:
     discrepancies: int = 0
     warehouse: str = ""
     rejected_files: list[str] = field(default_factory=list)
+    decisions: dict[str, object] = field(default_factory=dict)  # officers' decision files
 
 
 @task(cache_policy=NONE)
@@ -237,8 +239,10 @@ def nightly_reconciliation(
             seen.add(inbox_file.content_hash)
         outcomes += ingest_new_files(connection, new_files, divisions, paths, attempt, key)
         counts = check_row_counts(connection)
+        review = ingest_decisions(connection, inbox, paths, attempt)
         run_as_of = as_of or default_as_of(connection)
-        key_of_content = content_key(connection, run_as_of, {"divisions": divisions_hash})
+        key_of_content = content_key(connection, run_as_of, {"divisions": divisions_hash,
+                                                                 **review.content})
         run_id = run_id_for(run_as_of, key_of_content)
         summary = RunSummary(
             status=RunStatus.UNCHANGED.value, run_id=run_id,
@@ -247,6 +251,7 @@ def nightly_reconciliation(
             rows_superseded=counts["rows_superseded"],
             rows_quarantined_total=counts["rows_quarantined"], warehouse=str(warehouse),
             rejected_files=[o.file for o in outcomes if o.status == "rejected"],
+            decisions=review.summary,
         )
         previous = last_publish(connection)
         if previous and previous[1] == key_of_content and warehouse.exists() and not rebuild:

@@ -93,6 +93,8 @@ DISCREPANCY = PublishedTable(
         C("severity", "VARCHAR", "high, medium, low, info"),
         C("detail", "VARCHAR", "The values that disagree, ID numbers masked"),
         C("first_run_id", "VARCHAR", "The run that first found this case"),
+        C("resolved_by", "VARCHAR",
+          "When status is resolved: the officer's decision that closed it (review_decision)"),
         RUN_ID,
     ),
 )
@@ -216,6 +218,53 @@ REGISTRATION_KPI_HISTORY = PublishedTable(
     ),
 )
 
+REVIEW_DECISION = PublishedTable(
+    "review_decision",
+    "核查结论审计: every officer's decision read from inbox/review/ (同一人, 非同一人, "
+    "已核实无误, 已更正) and every decision file or sheet rejected whole; accepted or rejected "
+    "and why, what it changed, and whether it is still in force.",
+    ("decision_key",),
+    (
+        C("decision_key", "VARCHAR", "Stable id of the decision: its file's content, sheet, row"),
+        C("file", "VARCHAR", "Decision file (文件), path relative to the inbox"),
+        C("sheet", "VARCHAR", "Workbook sheet (工作表) the row is on; null for a CSV or a file"),
+        C("row_number", "BIGINT", "Spreadsheet row (行号, header = 1); null for a file or "
+          "sheet rejected whole"),
+        C("file_date", "DATE", "Date in the file's name (…_YYYYMMDD), else the as-of date of "
+          "the run that first read it; decisions apply in the order of file date, _<n>, "
+          "arrival, name, sheet, row"),
+        C("case_id", "VARCHAR", "案件编号: the discrepancy_id the decision is about"),
+        C("record_key", "VARCHAR", "记录: source:record_id of the record"),
+        C("other_record_key", "VARCHAR", "对应记录: source:record_id of the other record "
+          "(同一人 / 非同一人)"),
+        C("decision", "VARCHAR", "核查结论 as a code: same_person (同一人), not_same_person "
+          "(非同一人), verified (已核实无误), corrected (已更正); null when invalid"),
+        C("decision_text", "VARCHAR", "核查结论 as written"),
+        C("reviewer", "VARCHAR", "核查人: who checked the case"),
+        C("reviewed_on", "DATE", "核查日期, when given"),
+        C("note", "VARCHAR", "备注, any ID number in it masked"),
+        C("verdict", "VARCHAR", "accepted (采纳) or rejected (不采纳), judged once when the "
+          "file was first read"),
+        C("reason", "VARCHAR", "Why it was rejected, a code: invalid_decision, missing_value, "
+          "missing_record, bad_record_key, unknown_case, unknown_record, changed_case, "
+          "contradiction, missing_columns, bad_file_name, bad_encoding, unreadable_file"),
+        C("reason_label", "VARCHAR", "The reason in Chinese (不采纳原因)"),
+        C("message", "VARCHAR", "For a rejection: the file, sheet, row and column, and why"),
+        C("standing", "VARCHAR", "Tonight: in_force (有效), revoked (a later decision on the "
+          "same pair or case replaced it), lapsed (the case's data changed: it reopened), "
+          "rejected"),
+        C("revoked_by", "VARCHAR", "The decision_key of the later decision that replaced it"),
+        C("effect", "VARCHAR", "What it changed when applied: merged (合并), split (拆分), "
+          "already_linked, already_separate, closed (结案), superseded, not_applied"),
+        C("person_before", "VARCHAR", "person_id of 记录 before the decision was applied"),
+        C("other_person_before", "VARCHAR", "person_id of 对应记录 before it was applied"),
+        C("person_after", "VARCHAR", "person_id of 记录 in the run that applied it"),
+        C("other_person_after", "VARCHAR", "person_id of 对应记录 in the run that applied it"),
+        C("applied_run_id", "VARCHAR", "The run that first published the decision's verdict"),
+        RUN_ID,
+    ),
+)
+
 LABEL = (
     C("code", "VARCHAR", "The code as it appears in other tables"),
     C("label", "VARCHAR", "Chinese label for reports"),
@@ -230,9 +279,9 @@ LABEL_REASON = PublishedTable("label_reason", "Quarantine reason codes and Chine
 LABEL_TOWNSHIP = PublishedTable("label_township", "Township codes and official names.",
                                 ("code",), LABEL)
 
-PUBLISHED_SCHEMA_VERSION = 1
+PUBLISHED_SCHEMA_VERSION = 2
 PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
     PERSON_SOURCE, PERSON, PERSON_HISTORY, DISCREPANCY, SEX_RATIO, REGISTRATION_KPI,
-    REGISTRATION_KPI_HISTORY, QUARANTINE, RUN,
+    REGISTRATION_KPI_HISTORY, QUARANTINE, RUN, REVIEW_DECISION,
     LABEL_SOURCE, LABEL_KIND, LABEL_REASON, LABEL_TOWNSHIP,
 )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from transforms.apply_decisions import violated_constraints
 from transforms.block import block_pairs
 from transforms.cluster import DEFAULT_CLUSTER_SETTINGS, ClusterSettings, cluster_records
 from transforms.compare import COMPARISONS, compare_pairs
@@ -125,23 +126,33 @@ def relink_children(
     previous: pl.DataFrame,
     model: FellegiSunterModel,
     settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
+    must_link: pl.DataFrame | None = None,
+    cannot_link: pl.DataFrame | None = None,
 ) -> Linkage:
     """Nightly linkage: only new and changed records probe; only the children they touch
     are clustered again, so the work grows with the night's records, not with history.
 
     `stored_pairs`: key_l, key_r, match_probability, match_weight, is_duplicate_candidate,
-    is_contradiction from earlier nights. `previous`: member_key, person_id.
+    is_contradiction from earlier nights. `previous`: member_key, person_id. `must_link` /
+    `cannot_link`: rec_l, rec_r (recs as link_records numbers `records`) from officers'
+    decisions; the children a constraint finds broken are clustered again too, and a
+    must-link brings its partner's child along.
     Returns clusters (and pairs) for the affected records only.
     """
     links = with_member_keys(link_records(records))
+    keys = links.select("rec", "member_key")
+    constraints = officer_constraints(keys, must_link, cannot_link)
+    broken = violated_constraints(constraints, previous)
     probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
     scored, blocking, _ = score_candidates(links, probe, model)
     touched = pl.concat([changed_keys, scored.get_column("key_l"),
-                         scored.get_column("key_r")]).unique()
-    touched_persons = previous.filter(pl.col("member_key").is_in(touched.implode())).get_column(
-        "person_id").unique()
-    affected = pl.concat([touched, previous.filter(
-        pl.col("person_id").is_in(touched_persons.implode())).get_column("member_key")]).unique()
+                         scored.get_column("key_r"), broken]).unique()
+    affected = with_their_children(touched, previous)
+    partners = constraints.filter(pl.col("is_must_link")).select(
+        pl.when(pl.col("key_l").is_in(affected.implode())).then(pl.col("key_r"))
+        .when(pl.col("key_r").is_in(affected.implode())).then(pl.col("key_l")).alias("key")
+    ).get_column("key").drop_nulls()
+    affected = with_their_children(pl.concat([affected, partners]), previous)
     subset = links.filter(pl.col("member_key").is_in(affected.implode()))
     index = subset.select("rec", "member_key")
     kept = stored_pairs.filter(
@@ -152,9 +163,35 @@ def relink_children(
     fresh = scored.join(index.select(pl.col("rec").alias("rec_l")), on="rec_l").join(
         index.select(pl.col("rec").alias("rec_r")), on="rec_r")
     pairs = pl.concat([kept.select(CLUSTER_PAIR_COLUMNS), fresh.select(CLUSTER_PAIR_COLUMNS)])
-    clusters, oversized = cluster_records(subset, pairs, settings)
+    inside = subset.get_column("rec").implode()
+    within = constraints.filter(pl.col("rec_l").is_in(inside) & pl.col("rec_r").is_in(inside))
+    clusters, oversized = cluster_records(
+        subset, pairs, settings, within.filter(pl.col("is_must_link")).select("rec_l", "rec_r"),
+        within.filter(~pl.col("is_must_link")).select("rec_l", "rec_r"))
     clusters = clusters.join(record_link_probability(clusters, pairs), on="rec", how="left")
     return Linkage(subset, clusters, scored, blocking, oversized, model)
+
+
+def officer_constraints(keys: pl.DataFrame, must_link: pl.DataFrame | None,
+                        cannot_link: pl.DataFrame | None) -> pl.DataFrame:
+    """rec_l, rec_r, key_l, key_r, is_must_link of officers' must- and cannot-links."""
+    parts = [frame.select(pl.col("rec_l").cast(pl.Int64), pl.col("rec_r").cast(pl.Int64),
+                          pl.lit(is_must).alias("is_must_link"))
+             for frame, is_must in ((must_link, True), (cannot_link, False))
+             if frame is not None]
+    constraints = pl.concat(parts) if parts else pl.DataFrame(
+        schema={"rec_l": pl.Int64, "rec_r": pl.Int64, "is_must_link": pl.Boolean})
+    return constraints.join(keys.rename({"rec": "rec_l", "member_key": "key_l"}), on="rec_l"
+                            ).join(keys.rename({"rec": "rec_r", "member_key": "key_r"}),
+                                   on="rec_r")
+
+
+def with_their_children(keys: pl.Series, previous: pl.DataFrame) -> pl.Series:
+    """The keys, and every record of the children (previous person ids) they belong to."""
+    persons = previous.filter(pl.col("member_key").is_in(keys.implode())).get_column(
+        "person_id").unique()
+    return pl.concat([keys, previous.filter(
+        pl.col("person_id").is_in(persons.implode())).get_column("member_key")]).unique()
 
 
 CLUSTER_PAIR_COLUMNS = ("rec_l", "rec_r", "key_l", "key_r", "match_probability", "match_weight",

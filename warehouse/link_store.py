@@ -12,12 +12,14 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from transforms.apply_decisions import violated_constraints
 from transforms.compare import COMPARISONS
 from transforms.link_children import Linkage, link_children, relink_children
 from transforms.link_records import LINK_INPUT_COLUMNS
 from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
+from warehouse.review_decisions import load_link_constraints
 from warehouse.state_store import insert_frame
 
 LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
@@ -72,6 +74,20 @@ def load_model(connection: duckdb.DuckDBPyConnection) -> FellegiSunterModel | No
     return FellegiSunterModel.from_json(rows[-1][0]) if rows else None
 
 
+def constraint_recs(records: pl.DataFrame, constraints: pl.DataFrame
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(must_link, cannot_link) as rec_l, rec_r: officers' pairs of record keys, numbered as
+    link_records numbers `records` (their row order). A key not in use links nothing."""
+    index = records.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"),
+        (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"))
+    recs = constraints.join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l"
+                            ).join(index.rename({"rec": "rec_r", "member_key": "key_r"}),
+                                   on="key_r")
+    return (recs.filter(pl.col("is_must_link")).select("rec_l", "rec_r"),
+            recs.filter(~pl.col("is_must_link")).select("rec_l", "rec_r"))
+
+
 def link_persons(
     connection: duckdb.DuckDBPyConnection, key: bytes, run_id: str, rebuild: bool = False
 ) -> LinkOutcome:
@@ -87,17 +103,21 @@ def link_persons(
     changed = member_keys.join(previous, on=["member_key", "version_key"], how="anti").get_column(
         "member_key")
     model = None if rebuild else load_model(connection)
-    if model is not None and changed.len() == 0:
+    # Officers' decisions: a new one that the current children break re-clusters them too.
+    constraints = load_link_constraints(connection)
+    must_link, cannot_link = constraint_recs(records, constraints)
+    if model is not None and changed.len() == 0 and violated_constraints(
+            constraints, previous).len() == 0:
         return LinkOutcome("unchanged", 0, 0, previous.height, 0, 0, pl.DataFrame())
     if model is None:
-        linkage = link_children(records)
+        linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
         mode = "full"
     else:
         stored = connection.sql(
             "SELECT key_l, key_r, match_probability, match_weight, is_duplicate_candidate, "
             "is_contradiction FROM link_pairs").pl()
         linkage = relink_children(records, changed, stored, previous.select(
-            "member_key", "person_id"), model)
+            "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
         mode = "nightly"
     retired = store_linkage(connection, linkage, previous, key, run_id, full=(mode == "full"))
     persons = int(connection.execute(

@@ -15,6 +15,7 @@ from transforms.indicators import registration_kpi, sex_ratio_cells
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons
 from warehouse import published_queries as queries
+from warehouse.review_decisions import apply_review_decisions
 from warehouse.state_store import insert_frame
 
 RECONCILED = "reconciled"
@@ -31,6 +32,7 @@ def load_linked_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
     return connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
+       r.file_hash || ':' || r.row_number::VARCHAR AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
 FROM records_in_use r JOIN record_person p USING (source, record_id)""").pl().with_columns(
@@ -68,11 +70,14 @@ ON CONFLICT (discrepancy_id) DO UPDATE SET last_run_id = excluded.last_run_id"""
 def reconciled_frames(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None
 ) -> dict[str, pl.DataFrame]:
-    """person, discrepancy, sex_ratio and registration_kpi for this run."""
+    """person, discrepancy, sex_ratio, registration_kpi and review_decision for this run;
+    cases an officer closed stay resolved while their data stay the same."""
     records = load_linked_records(connection)
     persons = reconcile_persons(records)
     found = find_discrepancies(records, persons, as_of or date.max)
-    discrepancies = discrepancy_ids(connection, found, run_id)
+    discrepancies, decisions = apply_review_decisions(
+        connection, discrepancy_ids(connection, found, run_id),
+        records.select("source", "record_id", "person_id", "version_key"), run_id)
     conflicts = discrepancies.filter(pl.col("kind").str.ends_with("_conflict")).select(
         "person_id").unique().with_columns(pl.lit(True).alias("has_conflict"))
     person = persons.join(conflicts, on="person_id", how="left").with_columns(
@@ -96,6 +101,7 @@ def reconciled_frames(
         "sex_ratio": sex_ratio_cells(children).with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi": kpi.with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi_history": kpi_history(connection, run_id),
+        "review_decision": decisions,
     }
 
 
