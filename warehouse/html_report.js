@@ -35,6 +35,15 @@
     return node;
   }
 
+  // Labels longer than the label column are cut with an ellipsis; the full text is kept in a
+  // tooltip and in data-label.
+  function labelText(parent, attrs, text, maxChars) {
+    var shown = text.length > maxChars ? text.slice(0, maxChars - 1) + "…" : text;
+    var node = svgNode("text", attrs, parent, shown);
+    if (shown !== text) { svgNode("title", {}, node, text); }
+    return node;
+  }
+
   function dataValue(value) { return value === null || value === undefined ? "" : String(value); }
   function fixed(value, digits) { return value === null || value === undefined ? "—" : value.toFixed(digits); }
   function percent(value) { return value === null || value === undefined ? "—" : (100 * value).toFixed(1) + "%"; }
@@ -152,8 +161,8 @@
       if (i % 2 === 1) {
         svgNode("rect", { x: 0, y: cy - rowHeight / 2, width: WIDTH, height: rowHeight, fill: "#f4f7fa" }, stripes);
       }
-      svgNode("text", { x: left - 12, y: cy + 4, "text-anchor": "end", class: "row-label" + (isTotal ? " total" : "") },
-        g, row.label);
+      labelText(g, { x: left - 12, y: cy + 4, "text-anchor": "end", class: "row-label" + (isTotal ? " total" : "") },
+        row.label, 11);
       var color = ratioColor(row, normal);
       var high = row.ci_high === null ? Infinity : row.ci_high;
       svgNode("line", {
@@ -255,7 +264,7 @@
     var all = [];
     Object.keys(monthly.births).forEach(function (k) { all = all.concat(monthly.births[k]); });
     var max = Math.max.apply(null, [1].concat(all));
-    var step = niceStep(max, 5);
+    var step = Math.max(1, niceStep(max, 5));
     var domain = { low: 0, high: Math.ceil(max / step) * step, step: step };
     var y = function (v) { return top + plotHeight - v / domain.high * plotHeight; };
     valueAxis(root, domain, y, left, plotWidth, "出生数（人）");
@@ -270,14 +279,16 @@
         svgNode("line", { x1: lx - 2, x2: lx + 18, y1: -3, y2: -3, stroke: color, "stroke-width": 2 }, legend);
         svgNode("circle", { cx: lx + 8, cy: -3, r: 3.5, fill: color }, legend);
       }
-      svgNode("text", { x: lx + 24, y: 1 }, legend, source.code === "reconciled" ? "核对后儿童（柱）" : source.label + "登记");
-      lx += source.code === "reconciled" ? 150 : 90;
+      var text = source.code === "reconciled" ? "核对后儿童（柱）" : source.label + "登记";
+      svgNode("text", { x: lx + 24, y: 1 }, legend, text);
+      lx += 44 + 13 * text.length;
     });
     var bars = svgNode("g", { class: "bars" }, root);
     monthly.periods.forEach(function (period, i) {
       var births = monthly.births.reconciled[i];
+      var barWidth = Math.min(band * 0.7, 56);
       svgNode("rect", {
-        x: left + band * i + band * 0.15, y: y(births), width: band * 0.7, height: y(0) - y(births),
+        x: left + band * (i + 0.5) - barWidth / 2, y: y(births), width: barWidth, height: y(0) - y(births),
         fill: COLORS.reconciled, class: "bar", "data-series": "reconciled", "data-period": period,
         "data-births": births
       }, bars);
@@ -370,7 +381,7 @@
       return;
     }
     var max = Math.max.apply(null, rows.map(function (r) { return r.total; }));
-    var step = niceStep(max, 8);
+    var step = Math.max(1, niceStep(max, 8));
     var domain = { low: 0, high: Math.ceil(max / step) * step, step: step };
     var x = function (v) { return left + v / domain.high * plotWidth; };
     var bottomY = top + rows.length * rowHeight;
@@ -390,7 +401,7 @@
     rows.forEach(function (row, i) {
       var cy = top + i * rowHeight;
       var g = svgNode("g", { class: "kind-row", "data-kind": row.kind, "data-label": row.label, "data-total": row.total }, root);
-      svgNode("text", { x: left - 10, y: cy + rowHeight / 2 + 4, "text-anchor": "end", class: "row-label" }, g, row.label);
+      labelText(g, { x: left - 10, y: cy + rowHeight / 2 + 4, "text-anchor": "end", class: "row-label" }, row.label, 15);
       var start = 0;
       statuses.forEach(function (status) {
         var count = row[status];
@@ -465,9 +476,9 @@
       if (i % 2 === 1) {
         svgNode("rect", { x: 0, y: cy, width: WIDTH, height: rowHeight, fill: "#f7f9fb", class: "stripe" }, root);
       }
-      svgNode("text", { x: left - 12, y: cy + rowHeight / 2 + 4, "text-anchor": "end",
-        class: "row-label" + (row.township_code === "county" ? " total" : "") }, root,
-        row.label + "（" + row.children + "）");
+      labelText(root, { x: left - 12, y: cy + rowHeight / 2 + 4, "text-anchor": "end",
+        class: "row-label" + (row.township_code === "county" ? " total" : "") },
+        row.label + "（" + row.children + "）", 12);
     });
     names.forEach(function (name, p) {
       var x0 = left + p * (panelWidth + valueWidth + gap);
