@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 MAX_BLOCK_SIZE = 60
+PAIR_BASE = 1 << 32  # a pair (rec_l, rec_r) packed as rec_l * PAIR_BASE + rec_r
 
 
 def swapped_month_day(date: pl.Expr) -> pl.Expr:
@@ -59,30 +60,44 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 )
 
 
-def _keyed(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> pl.DataFrame:
+def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> pl.DataFrame:
+    """rec and one 64-bit hash of the rule's key columns (records missing a part dropped).
+
+    Joining on one integer instead of several text columns is what makes a pass cheap; a
+    hash collision can only add a candidate pair, which comparison then rejects.
+    """
     names = [f"k{i}" for i in range(len(keys))]
     return frame.select(
         "rec", *[k.alias(n) for k, n in zip(keys, names, strict=True)]
-    ).drop_nulls(names)
+    ).drop_nulls(names).select("rec", pl.struct(names).hash().alias("key"))
+
+
+def usable_keys(keyed: pl.DataFrame, max_block: int) -> tuple[pl.DataFrame, int]:
+    """Drop records whose key is shared by more than `max_block`; count such keys."""
+    sizes = keyed.group_by("key").agg(pl.len().alias("block_size"))
+    oversized = sizes.filter(pl.col("block_size") > max_block).select("key")
+    return keyed.join(oversized, on="key", how="anti"), oversized.height
 
 
 def rule_pairs(
     rule: BlockingRule, probe: pl.DataFrame, build: pl.DataFrame, max_block: int
 ) -> tuple[pl.DataFrame, int]:
     """Pairs (rec_l < rec_r) proposed by one rule, and how many keys were too big to use."""
-    built = _keyed(build, rule.build_keys)
-    names = [c for c in built.columns if c != "rec"]
-    sizes = built.group_by(names).agg(pl.len().alias("block_size"))
-    oversized = sizes.filter(pl.col("block_size") > max_block)
-    built = built.join(oversized.select(names), on=names, how="anti")
-    probed = _keyed(probe, rule.probe)
-    pairs = probed.join(built, on=names, how="inner", suffix="_b").filter(
+    built, oversized = usable_keys(blocking_keys(build, rule.build_keys), max_block)
+    if probe is build and rule.build is None:
+        # A full run's symmetric pass is a self-join: keep each pair once, in order.
+        pairs = built.join(built, on="key", suffix="_b").filter(
+            pl.col("rec") < pl.col("rec_b")).select(
+            pl.col("rec").alias("rec_l"), pl.col("rec_b").alias("rec_r"))
+        return pairs, oversized
+    probed = blocking_keys(probe, rule.probe)
+    pairs = probed.join(built, on="key", how="inner", suffix="_b").filter(
         pl.col("rec") != pl.col("rec_b")
     ).select(
         pl.min_horizontal("rec", "rec_b").alias("rec_l"),
         pl.max_horizontal("rec", "rec_b").alias("rec_r"),
     ).unique()
-    return pairs, oversized.height
+    return pairs, oversized
 
 
 def block_pairs(
@@ -99,18 +114,24 @@ def block_pairs(
     """
     found = []
     stats = []
-    for rule in rules:
+    for index, rule in enumerate(rules):
         pairs, oversized = rule_pairs(rule, probe, build, max_block)
         if rule.build is not None:
             reverse = BlockingRule(rule.name, rule.build, rule.probe)
             back, oversized_back = rule_pairs(reverse, probe, build, max_block)
             pairs = pl.concat([pairs, back]).unique()
             oversized += oversized_back
-        found.append(pairs.with_columns(pl.lit(rule.name).alias("rule")))
+        found.append(pairs.select(
+            (pl.col("rec_l").cast(pl.UInt64) * PAIR_BASE + pl.col("rec_r").cast(pl.UInt64))
+            .alias("pair"), pl.lit(index, dtype=pl.UInt8).alias("rule")))
         stats.append({"rule": rule.name, "pairs": pairs.height, "oversized_keys": oversized})
     every = pl.concat(found) if found else pl.DataFrame(
-        schema={"rec_l": pl.Int64, "rec_r": pl.Int64, "rule": pl.String})
-    pairs = every.group_by("rec_l", "rec_r").agg(
-        pl.col("rule").min().alias("first_rule")).sort("rec_l", "rec_r")
+        schema={"pair": pl.UInt64, "rule": pl.UInt8})
+    # Pairs packed into one integer make the union of all passes one group-by.
+    pairs = every.group_by("pair").agg(pl.col("rule").min()).sort("pair").select(
+        (pl.col("pair") // PAIR_BASE).cast(pl.Int64).alias("rec_l"),
+        (pl.col("pair") % PAIR_BASE).cast(pl.Int64).alias("rec_r"),
+        pl.col("rule").replace_strict({i: rule.name for i, rule in enumerate(rules)},
+                                      return_dtype=pl.String).alias("first_rule"))
     return pairs, pl.DataFrame(stats, schema={"rule": pl.String, "pairs": pl.Int64,
                                               "oversized_keys": pl.Int64})
