@@ -191,13 +191,14 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
 
 def rejected_file_row(
     decision_key: str, file_hash: str | None, file: str, sheet: str | None, reason: Rejection,
-    message: str,
+    message: str, sheet_index: int | None = None,
 ) -> pl.DataFrame:
     """The audit row of a file (or case sheet) rejected whole: row_number null."""
     return conform(pl.DataFrame({
         "decision_key": [decision_key], "file_hash": [file_hash], "file": [file],
-        "sheet": [sheet], "verdict": [Verdict.REJECTED.value], "reason": [reason.value],
-        "message": [message]}))
+        "sheet": [sheet], "sheet_index": [sheet_index], "verdict": [Verdict.REJECTED.value],
+        "reason": [reason.value], "message": [message]},
+        schema_overrides={"sheet_index": pl.Int64}))
 
 
 def check_references(

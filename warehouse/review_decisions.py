@@ -220,7 +220,7 @@ def read_decision_cells(review_file: ReviewFile) -> tuple[pl.DataFrame, pl.DataF
                 f"{prefix}-{index}-sheet", review_file.content_hash, review_file.relative, sheet,
                 Rejection.MISSING_COLUMNS,
                 f"{where}: missing required column(s) {', '.join(missing)} — sheet not read; "
-                "use the workbook's own columns"))
+                "use the workbook's own columns", index))
             continue
         cells.append(frame.select([pl.col(h).alias(n) for h, n in mapping.items()])
                      .with_row_index("row_number", offset=2).with_columns(
