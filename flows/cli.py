@@ -130,6 +130,52 @@ def report(
     print_summary({"status": "written", "report": str(page)})
 
 
+@app.command()
+def workbook(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The published DuckDB file")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the workbooks (default FILE.reports/<run_id>/)")] = None,
+) -> None:
+    """Write the officers' workbooks (全县 and one per township) of the published run."""
+    from warehouse.errors import BirthrecError
+    from warehouse.officer_workbook import published_run_id, write_officer_workbooks
+    from warehouse.read_only_state import open_state_read_only
+
+    warehouse = warehouse.resolve()
+    try:
+        with open_state_read_only(warehouse) as state:
+            run_id = published_run_id(state, warehouse)
+            paths = write_officer_workbooks(state, warehouse, run_id, out)
+    except BirthrecError as error:
+        print_summary({"status": "failed", "error": str(error)})
+        raise typer.Exit(1) from error
+    print_summary({"status": "written", "run_id": run_id, "folder": str(paths[0].parent),
+                   "workbooks": len(paths), "county": paths[0].name})
+
+
+@app.command()
+def case(
+    case_id: Annotated[str, typer.Argument(help="The case's 案件编号 (discrepancy_id)")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The published DuckDB file")],
+) -> None:
+    """Show one case in full, UNMASKED, from the restricted store (for the officer checking
+    it); refused while a run is active."""
+    from rich.console import Console
+
+    from warehouse.case_detail import load_case_detail, print_case_detail
+    from warehouse.errors import BirthrecError
+    from warehouse.read_only_state import open_state_read_only
+
+    warehouse = warehouse.resolve()
+    try:
+        with open_state_read_only(warehouse) as state:
+            detail = load_case_detail(state, warehouse, case_id)
+    except BirthrecError as error:
+        sys.stderr.write(f"{error}\n")
+        raise typer.Exit(1) from error
+    print_case_detail(detail, Console())
+
+
 def print_summary(summary: dict[str, object]) -> None:
     """The contract's last line on standard output: one line of JSON."""
     sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")

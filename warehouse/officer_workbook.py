@@ -112,6 +112,12 @@ def write_officer_workbooks(
     return paths
 
 
+def published_run_id(state: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
+    """The run the published file holds now: the one `birthrec workbook` writes for."""
+    with published_attached(state, warehouse):
+        return published_run(state)[0]
+
+
 def township_file_name(code: str, name: str) -> str:
     return f"{WORKBOOK_TITLE}_{UNSAFE_IN_FILE_NAME.sub('_', name)}_{code}.xlsx"
 
