@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,8 @@ AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Judge deadlines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Reconcile birth records across 计生, 卫生, 公安 and 民政.")
+# Exit status of a run refused because another is active (1 = failed, 2 = bad arguments).
+EXIT_REFUSED = 3
 
 
 def parse_as_of(value: str | None) -> date | None:
@@ -46,20 +49,37 @@ def run(
 
 
 def run_flow(inbox: Path, warehouse: Path, as_of: str | None, rebuild: bool) -> None:
-    """Configure Prefect for this warehouse, run the nightly flow, print the summary."""
+    """Configure Prefect for this warehouse, run the nightly flow, print the summary.
+
+    The run lock is taken before Prefect starts, so a second run is refused within a second
+    (exit status EXIT_REFUSED) and leaves no flow run behind.
+    """
+    from flows.local_server import recorded_server
     from flows.prefect_env import configure_prefect
 
     warehouse = warehouse.resolve()
-    configure_prefect(StatePaths(warehouse).prefect_home)
-    from flows.nightly import nightly_reconciliation
-    from warehouse.errors import BirthrecError
+    paths = StatePaths(warehouse)
+    configure_prefect(paths.prefect_home)
+    if "PREFECT_API_URL" not in os.environ and (served := recorded_server(paths.prefect_home)):
+        os.environ["PREFECT_API_URL"] = served  # `birthrec serve` runs this warehouse's server
+    from warehouse.errors import BirthrecError, RunLockedError
+    from warehouse.run_state import run_lock
 
     as_of_date = parse_as_of(as_of)
     if not inbox.is_dir():
         print_summary({"status": "failed", "error": f"inbox {inbox} is not a folder"})
         raise typer.Exit(2)
     try:
-        summary = nightly_reconciliation(inbox.resolve(), warehouse, as_of_date, rebuild)
+        with run_lock(paths.lock_file):  # before the heavy imports: a refusal is quick
+            from flows.nightly import nightly_reconciliation
+            from flows.run_progress import terminal_progress
+
+            with terminal_progress():
+                summary = nightly_reconciliation(inbox.resolve(), warehouse, as_of_date,
+                                                 rebuild)
+    except RunLockedError as error:
+        print_summary({"status": "refused", "error": str(error)})
+        raise typer.Exit(EXIT_REFUSED) from error
     except BirthrecError as error:
         print_summary({"status": "failed", "error": str(error)})
         raise typer.Exit(1) from error
@@ -128,6 +148,58 @@ def report(
         print_summary({"status": "failed", "error": str(error)})
         raise typer.Exit(1) from error
     print_summary({"status": "written", "report": str(page)})
+
+
+@app.command()
+def serve(
+    inbox: InboxOption,
+    warehouse: WarehouseOption,
+    cron: Annotated[str, typer.Option("--cron", help="When to run, cron syntax")] = "0 2 * * *",
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone of --cron")
+                        ] = "Asia/Shanghai",
+) -> None:
+    """Run the nightly flow on a schedule (02:00 Beijing time) until stopped.
+
+    Uses PREFECT_API_URL when set; otherwise starts a local Prefect server in the state
+    folder and stops it on exit.
+    """
+    from flows.prefect_env import configure_prefect
+
+    warehouse = warehouse.resolve()
+    configure_prefect(StatePaths(warehouse).prefect_home)
+    from flows.serve_nightly import serve_nightly
+    from warehouse.errors import BirthrecError
+
+    if not inbox.is_dir():
+        print_summary({"status": "failed", "error": f"inbox {inbox} is not a folder"})
+        raise typer.Exit(2)
+    try:
+        serve_nightly(inbox.resolve(), warehouse, cron, timezone)
+    except (BirthrecError, ValueError, RuntimeError) as error:
+        print_summary({"status": "failed", "error": str(error)})
+        raise typer.Exit(1) from error
+    print_summary({"status": "stopped", "warehouse": str(warehouse)})
+
+
+@app.command()
+def status(
+    warehouse: WarehouseOption,
+    inbox: Annotated[Path | None, typer.Option(
+        "--inbox", help="Also list the files waiting in this inbox")] = None,
+    runs: Annotated[int, typer.Option("--runs", help="How many recent runs to show")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object only")] = False,
+) -> None:
+    """Last runs, their outcome and warnings, and what waits in the inbox; safe during a run."""
+    from flows.prefect_env import configure_prefect
+
+    warehouse = warehouse.resolve()
+    configure_prefect(StatePaths(warehouse).prefect_home)
+    from flows.run_status import collect_status, render_status
+
+    found = collect_status(warehouse, inbox.resolve() if inbox else None, runs)
+    if not as_json:
+        sys.stdout.write(render_status(found) + "\n")
+    print_summary(found)
 
 
 @app.command()

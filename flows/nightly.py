@@ -5,6 +5,7 @@ Thin on purpose: each task calls one warehouse or transforms step and logs its c
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,11 +16,16 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run as current_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.prefect_runs import crash_stale_flow_runs
 from flows.review_loop import ingest_decisions
+from flows.run_artifacts import announce_warnings, publish_run_artifacts
+from flows.run_progress import RunProgress
 from schemas.codes import RunStatus
 from schemas.published import PUBLISHED_SCHEMA_VERSION
+from transforms.run_warnings import run_warnings
 from warehouse import published_queries as queries
 from warehouse.errors import BadFileError, RowCountMismatchError
 from warehouse.inbox_files import InboxFile, RejectedFile, list_inbox
@@ -37,6 +43,8 @@ from warehouse.publish import publish_tables
 from warehouse.published_frames import label_frames
 from warehouse.read_reference import read_divisions
 from warehouse.reconciled_tables import reconciled_frames
+from warehouse.run_headlines import read_run_headlines
+from warehouse.run_history import read_extract_history
 from warehouse.run_state import (
     CODE_VERSION,
     attempt_id,
@@ -44,15 +52,26 @@ from warehouse.run_state import (
     default_as_of,
     last_publish,
     log_run,
+    mark_attempt_failed,
     record_publish,
     run_id_for,
     run_lock,
+    start_run_log,
 )
 from warehouse.state_paths import StatePaths, load_pseudonym_key
-from warehouse.state_store import file_row_counts, known_hashes, open_state, record_published_run
+from warehouse.state_store import (
+    file_row_counts,
+    known_hashes,
+    open_state,
+    record_published_run,
+    remove_unfinished_record_files,
+)
 
 # Files staged ahead of the one being stored: two keep both cores busy, and bound memory.
 STAGE_AHEAD = 2
+# The run's steps as its progress artifact and terminal bar count them.
+RUN_STEPS = ("inbox listed", "ingesting new files",
+             "linking: block, compare, score, cluster", "reconciling and publishing", "done")
 
 
 @dataclass
@@ -70,6 +89,7 @@ class RunSummary:
     discrepancies: int = 0
     warehouse: str = ""
     rejected_files: list[str] = field(default_factory=list)
+    warnings: list[dict[str, object]] = field(default_factory=list)
     decisions: dict[str, object] = field(default_factory=dict)  # officers' decision files
 
 
@@ -120,21 +140,85 @@ def ingest_new_files(
     paths: StatePaths,
     attempt: str,
     key: bytes,
+    progress: RunProgress | None = None,
 ) -> list[FileOutcome]:
     """Stage up to STAGE_AHEAD files at once on the task runner's threads (reading a
     workbook is single-threaded), store them one by one in order on this thread."""
     outcomes: list[FileOutcome] = []
     pending: deque[tuple[InboxFile, PrefectFuture[StagedFile | BadFileError]]] = deque()
+
+    def store_next() -> None:
+        done, future = pending.popleft()
+        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt, key))
+        if progress is not None:
+            progress.update("ingest", len(outcomes), len(new_files),
+                            f"ingest: {done.relative} stored")
+
     for inbox_file in new_files:
         pending.append((inbox_file, stage_inbox_file.submit(inbox_file, divisions)))
         if len(pending) >= STAGE_AHEAD:
-            done, future = pending.popleft()
-            outcomes.append(store_inbox_file(connection, done, future.result(), paths,
-                                             attempt, key))
+            store_next()
     while pending:
-        done, future = pending.popleft()
-        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt, key))
+        store_next()
     return outcomes
+
+
+@task(cache_policy=NONE)
+def prepare_resume(
+    connection: duckdb.DuckDBPyConnection, paths: StatePaths, warehouse: Path, attempt: str,
+    started_at: datetime,
+) -> None:
+    """Tidy what a killed run left: record files without a manifest row (their file is
+    stored again), its run-log line, and its flow run that Prefect still shows RUNNING."""
+    logger = get_run_logger()
+    removed = remove_unfinished_record_files(connection, paths.state_db)
+    crashed = start_run_log(connection, attempt, started_at)
+    try:
+        stale = crash_stale_flow_runs(warehouse, current_flow_run.get_id())
+    except Exception as error:  # Prefect's bookkeeping must not stop the night's work
+        logger.warning("could not tidy stale Prefect flow runs: %s", error)
+        stale = []
+    if removed or crashed or stale:
+        logger.warning("resuming after an unfinished run: %d half-stored record files removed, "
+                       "attempts %s marked crashed, flow runs %s marked CRASHED",
+                       len(removed), crashed or "none", stale or "none")
+
+
+@task(cache_policy=NONE)
+def check_run_warnings(
+    connection: duckdb.DuckDBPyConnection, as_of: date | None
+) -> list[dict[str, object]]:
+    """Departments silent for too long, quarantine shares and sex ratios far off their range."""
+    warnings = run_warnings(read_extract_history(connection), as_of)
+    logger = get_run_logger()
+    for warning in warnings:
+        logger.warning("%s", warning.message)
+    logger.info("run warnings: %d", len(warnings))
+    return [warning.as_dict() for warning in warnings]
+
+
+@task(cache_policy=NONE)
+def summarise_run(summary: RunSummary, warehouse: Path, outcomes: list[FileOutcome]) -> None:
+    """Markdown and table artifacts of the run, and the warning event for notifications."""
+    files = [{"file": o.file, "source": o.source, "status": o.status, "rows_read": o.rows_read,
+              "rows_used": o.rows_used, "rows_quarantined": o.rows_quarantined,
+              "reason": o.reason} for o in outcomes if o.status != "duplicate"]
+    publish_run_artifacts(summary.__dict__, summary.warnings, read_run_headlines(warehouse),
+                          files)
+    announce_warnings(warehouse, summary.run_id, summary.warnings)
+
+
+def record_failed_attempt(flow: object, flow_run: object, state: object) -> None:
+    """on_failure hook: the run log says failed, with the error, instead of running."""
+    parameters = getattr(flow_run, "parameters", {}) or {}
+    if "warehouse" not in parameters:
+        return
+    paths = StatePaths(Path(str(parameters["warehouse"])).resolve())
+    if not paths.state_db.exists():
+        return
+    with open_state(paths.state_db) as connection:
+        mark_attempt_failed(connection, os.getpid(), datetime.now(),
+                            str(getattr(state, "message", "") or "failed"))
 
 
 @task(cache_policy=NONE)
@@ -208,7 +292,8 @@ def publish_warehouse(
 
 
 @flow(name="birthrec-nightly", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=STAGE_AHEAD))  # type: ignore[arg-type]
+      task_runner=ThreadPoolTaskRunner(max_workers=STAGE_AHEAD),  # type: ignore[arg-type]
+      on_failure=[record_failed_attempt])  # type: ignore[list-item]
 def nightly_reconciliation(
     inbox: Path, warehouse: Path, as_of: date | None = None, rebuild: bool = False
 ) -> RunSummary:
@@ -218,6 +303,8 @@ def nightly_reconciliation(
     paths = StatePaths(warehouse).create()
     attempt = attempt_id(started_at)
     with run_lock(paths.lock_file), open_state(paths.state_db) as connection:
+        prepare_resume(connection, paths, warehouse, attempt, started_at)
+        progress = RunProgress()
         key = load_pseudonym_key(paths)
         divisions, divisions_hash = read_divisions(inbox)
         accepted, rejected = list_inbox_files(inbox)
@@ -237,10 +324,13 @@ def nightly_reconciliation(
                 continue
             new_files.append(inbox_file)
             seen.add(inbox_file.content_hash)
-        outcomes += ingest_new_files(connection, new_files, divisions, paths, attempt, key)
+        progress.update("run", 1, len(RUN_STEPS), RUN_STEPS[1])
+        outcomes += ingest_new_files(connection, new_files, divisions, paths, attempt, key,
+                                     progress)
         counts = check_row_counts(connection)
         review = ingest_decisions(connection, inbox, paths, attempt)
         run_as_of = as_of or default_as_of(connection)
+        warnings = check_run_warnings(connection, run_as_of)
         key_of_content = content_key(connection, run_as_of, {"divisions": divisions_hash,
                                                                  **review.content})
         run_id = run_id_for(run_as_of, key_of_content)
@@ -251,6 +341,7 @@ def nightly_reconciliation(
             rows_superseded=counts["rows_superseded"],
             rows_quarantined_total=counts["rows_quarantined"], warehouse=str(warehouse),
             rejected_files=[o.file for o in outcomes if o.status == "rejected"],
+            warnings=warnings,
             decisions=review.summary,
         )
         previous = last_publish(connection)
@@ -261,8 +352,12 @@ def nightly_reconciliation(
             summary.persons, summary.discrepancies = published_counts(connection, previous[0])
             log_run(connection, attempt, started_at, datetime.now(), summary.status,
                     run_as_of, summary.__dict__)
+            summarise_run(summary, warehouse, outcomes)
+            progress.update("run", len(RUN_STEPS), len(RUN_STEPS), "nothing new: done")
             return summary
+        progress.update("run", 2, len(RUN_STEPS), RUN_STEPS[2])
         summary.persons = link_records(connection, key, run_id, rebuild).persons
+        progress.update("run", 3, len(RUN_STEPS), RUN_STEPS[3])
         files_row = connection.execute(
             "SELECT count(*) FILTER (WHERE status = 'ingested'), "
             "count(*) FILTER (WHERE status = 'rejected') FROM files").fetchall()[0]
@@ -282,6 +377,8 @@ def nightly_reconciliation(
         summary.status = RunStatus.PUBLISHED.value
         log_run(connection, attempt, started_at, datetime.now(), summary.status, run_as_of,
                 summary.__dict__)
+        summarise_run(summary, warehouse, outcomes)
+        progress.update("run", len(RUN_STEPS), len(RUN_STEPS), "published: done")
         return summary
 
 

@@ -66,3 +66,7 @@ class RowCountMismatchError(RunError):
 
 class RunLockedError(RunError):
     """Another run holds the warehouse's state folder."""
+
+
+class StateLockedError(RunError):
+    """The state database stayed locked by another process (a reader or a run)."""

@@ -9,12 +9,14 @@ Everything here holds raw values and lives only under FILE.state/restricted/.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from schemas.canonical import CANONICAL
+from warehouse.errors import StateLockedError
 
 STATE_SCHEMA_VERSION = 1
 # Latest version wins: later extract date, then n, then name, then a later delivery of the
@@ -30,6 +32,9 @@ RECORD_EXTRA: dict[str, pl.DataType] = {
     "ingest_order": pl.Int64(), "ingest_run_id": pl.String(),
 }
 EMPTY_RECORDS_FILE = "_empty.parquet"
+# A reader (`birthrec status`, an analyst) holding the state open blocks the writer; such
+# holds are short, so opening is retried with backoff for about half a minute.
+OPEN_RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def create_state_sql(records_folder: Path) -> list[str]:
@@ -83,10 +88,47 @@ def open_state(path: Path) -> duckdb.DuckDBPyConnection:
     empty = folder / EMPTY_RECORDS_FILE
     if not empty.exists():  # so the view's glob always matches, and knows every column
         pl.DataFrame(schema={**CANONICAL, **RECORD_EXTRA}).write_parquet(empty)
-    connection = duckdb.connect(str(path))
+    connection = connect_with_retry(path)
     for statement in create_state_sql(folder):
         connection.execute(statement)
     return connection
+
+
+def connect_with_retry(
+    path: Path, read_only: bool = False, delays_s: tuple[float, ...] = OPEN_RETRY_DELAYS_S
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting with backoff while another process holds its lock."""
+    for delay in (*delays_s, None):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if delay is None:
+                raise StateLockedError(
+                    f"{path}: still locked by another process after "
+                    f"{sum(delays_s):.0f} s ({error}) — is a run active, or a reader holding "
+                    "the state open? `birthrec status` shows which") from error
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def remove_unfinished_record_files(
+    connection: duckdb.DuckDBPyConnection, state_db: Path
+) -> list[str]:
+    """Delete record-version files that no manifest row owns: a run killed between writing a
+    file's Parquet and committing its manifest row left them. The view already ignores them;
+    removing them keeps the folder equal to the manifest, and the next store redoes the file."""
+    owned = {row[0] for row in connection.execute(
+        "SELECT content_hash FROM files WHERE status = 'ingested'").fetchall()}
+    removed: list[str] = []
+    for path in sorted(records_folder(state_db).iterdir()):
+        if path.name == EMPTY_RECORDS_FILE:
+            continue
+        if path.suffix == ".partial" or (path.suffix == ".parquet" and path.stem not in owned):
+            path.unlink()
+            removed.append(path.name)
+    return removed
 
 
 def write_record_versions(frame: pl.DataFrame, state_db: Path, content_hash: str) -> Path:
