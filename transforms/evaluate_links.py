@@ -73,7 +73,8 @@ def evaluate_links(assigned: pl.DataFrame, children: pl.DataFrame) -> dict[str, 
 def evaluate_discrepancies(
     discrepancies: pl.DataFrame, assigned: pl.DataFrame, problems: pl.DataFrame
 ) -> pl.DataFrame:
-    """Recall and precision per kind, at the level of (true child, kind).
+    """Recall and precision per kind, at the level of (true child, kind); recall over the
+    injected cases of children with at least one record in use.
 
     `discrepancies`: person_id, kind. `assigned`: person_id, child_key per record.
     `problems`: child_key, problem (the generator's injected problems). A person stands for
@@ -84,15 +85,20 @@ def evaluate_discrepancies(
     found = discrepancies.join(person_child, on="person_id").select(
         "child_key", "kind").unique()
     truth = problems.select("child_key", pl.col("problem").alias("kind")).drop_nulls().unique()
+    # A child none of whose records is in use (in no department, or every row unusable)
+    # leaves nothing to find: counted apart, not as a miss.
+    seen = assigned.select("child_key").unique()
     kinds = truth.get_column("kind").unique().sort()
     rows = []
     for kind in kinds:
-        expected = truth.filter(pl.col("kind") == kind)
+        injected = truth.filter(pl.col("kind") == kind)
+        expected = injected.join(seen, on="child_key")
         got = found.filter(pl.col("kind") == kind)
         hits = expected.join(got, on=["child_key", "kind"]).height
-        rows.append({"kind": kind, "injected": expected.height, "found": got.height,
+        rows.append({"kind": kind, "injected": injected.height,
+                     "unobservable": injected.height - expected.height, "found": got.height,
                      "recall": hits / expected.height if expected.height else None,
                      "precision": hits / got.height if got.height else None})
     return pl.DataFrame(rows, schema={"kind": pl.String, "injected": pl.Int64,
-                                      "found": pl.Int64, "recall": pl.Float64,
-                                      "precision": pl.Float64})
+                                      "unobservable": pl.Int64, "found": pl.Int64,
+                                      "recall": pl.Float64, "precision": pl.Float64})

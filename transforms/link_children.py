@@ -17,14 +17,19 @@ from transforms.compare import COMPARISONS, compare_pairs
 from transforms.link_records import link_records
 from transforms.score import FellegiSunterModel, estimate_m, estimate_u, score_pairs
 
-# A same-source pair is one child registered twice only when everything a second
-# registration copies agrees: mother, birth date, sex, and a name or weight that does not
-# differ. Twins differ in name, sex, birth order or weight; a second hukou gets its own ID.
+# A same-source pair may be one child registered twice when everything a second
+# registration copies agrees: mother, birth date, sex, weight and birth order. Another
+# clerk often writes the name one character off, leaves the sex blank, or leaves out or
+# mistypes the mother's ID (her exact name then stands in); a second hukou gets an ID of
+# its own. Inside one department twins can look the same; clustering keeps them apart
+# (pass 1 gives every record a child its department does not hold yet, before any duplicate
+# may join, and twins' other records differ).
 DUPLICATE_RULE = (
-    (pl.col("mother_id_level") == 2)
+    ((pl.col("mother_id_level") == 2)
+     | ((pl.col("mother_id_level").fill_null(1) == 1) & (pl.col("mother_name_level") == 3)))
     & (pl.col("birth_date_level") >= 3)
-    & (pl.col("sex_level") == 1)
-    & (pl.col("child_name_level").fill_null(2) >= 2)
+    & (pl.col("sex_level").fill_null(1) == 1)
+    & (pl.col("child_name_level").fill_null(1) >= 1)
     & (pl.col("birth_order_level").fill_null(1) == 1)
     & (pl.col("birth_weight_level").fill_null(1) == 1)
     # A re-issued certificate has a number of its own: in 卫生 the weight tells twins apart.

@@ -161,9 +161,13 @@ def missing_departments(persons: pl.DataFrame, as_of: object) -> pl.DataFrame:
     due = pl.col("birth_date").dt.offset_by(f"{HUKOU_GRACE_MONTHS}mo") < pl.lit(as_of)
     rules = (
         (K.MISSING_IN_GONGAN, "gongan", ~pl.col("in_gongan") & due),
-        (K.MISSING_IN_WEISHENG, "weisheng", (pl.col("in_gongan") | pl.col("in_jisheng"))
+        # A child only 民政 knows (a foundling, an infant who died unregistered) is missing
+        # from the others too: explained gaps, shown so that every absence is accounted for.
+        (K.MISSING_IN_WEISHENG, "weisheng",
+         (pl.col("in_gongan") | pl.col("in_jisheng") | pl.col("in_minzheng"))
          & ~pl.col("in_weisheng")),
-        (K.MISSING_IN_JISHENG, "jisheng", (pl.col("in_gongan") | pl.col("in_weisheng"))
+        (K.MISSING_IN_JISHENG, "jisheng",
+         (pl.col("in_gongan") | pl.col("in_weisheng") | pl.col("in_minzheng"))
          & ~pl.col("in_jisheng")),
     )
     return pl.concat([

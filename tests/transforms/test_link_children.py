@@ -198,6 +198,28 @@ def test_same_sex_twins_with_different_names_stay_apart() -> None:
         case("gongan", "G-D", child_name="李明", child_id_number=child_id("301")),
         case("jisheng", "J-D", child_name="李明", birth_order=1),
     ], id="卫生 re-issued certificate, same weight"),
+    pytest.param([
+        case("weisheng", "W-D", child_name="李明", birth_cert_number="Q450000009",
+             birth_weight_g=3100.0),
+        case("gongan", "G-D1", child_name="李明", child_id_number=child_id("301")),
+        case("gongan", "G-D2", child_name="李鸣", child_id_number=child_id("355")),
+        case("jisheng", "J-D", child_name="李明", birth_order=1),
+    ], id="公安 twice, the name one character off"),
+    pytest.param([
+        case("weisheng", "W-D", child_name="李明", birth_cert_number="Q450000009",
+             birth_weight_g=3100.0),
+        case("gongan", "G-D1", child_name="李明", child_id_number=child_id("301")),
+        case("gongan", "G-D2", child_name="李明", child_id_number=child_id("355"), sex=None,
+             mother_id_number=None),
+        case("jisheng", "J-D", child_name="李明", birth_order=1),
+    ], id="公安 twice, sex and mother's ID left blank"),
+    pytest.param([
+        case("weisheng", "W-D1", birth_cert_number="Q450000009", birth_weight_g=3100.0),
+        case("weisheng", "W-D2", birth_cert_number="R450000777", birth_weight_g=3100.0,
+             mother_id_number=MOTHER_ID[:5] + "9" + MOTHER_ID[6:]),
+        case("gongan", "G-D", child_name="李明", child_id_number=child_id("301")),
+        case("jisheng", "J-D", child_name="李明", birth_order=1),
+    ], id="卫生 twice, a digit of the mother's ID mistyped"),
 ])
 def test_a_child_registered_twice_in_one_department_is_one_cluster(
         rows: list[dict[str, object]]) -> None:
