@@ -1,0 +1,143 @@
+"""What lets a killed run resume and a second run be refused: the run lock, the run log,
+half-stored record files, and opening the state while a reader holds it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from unittest.mock import ANY
+
+import polars as pl
+import pytest
+
+from schemas.canonical import CANONICAL
+from warehouse.errors import RunLockedError, StateLockedError
+from warehouse.run_state import (
+    is_lock_held,
+    log_run,
+    mark_attempt_failed,
+    read_lock_holder,
+    run_lock,
+    start_run_log,
+)
+from warehouse.state_store import (
+    RECORD_EXTRA,
+    connect_with_retry,
+    open_state,
+    records_folder,
+    remove_unfinished_record_files,
+    write_record_versions,
+)
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from warehouse.run_state import run_lock
+    with run_lock(Path(sys.argv[1])):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+""")
+HOLD_READER = textwrap.dedent("""
+    import sys, time, duckdb
+    reader = duckdb.connect(sys.argv[1], read_only=True)
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+def hold(script: str, path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding `path` (the lock, or the database read-only) for a while."""
+    holder = subprocess.Popen([sys.executable, "-c", script, str(path), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_second_lock_from_another_process_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    lock_file = tmp_path / "run.lock"
+    holder = hold(HOLD_LOCK, lock_file, 10)
+    try:
+        assert is_lock_held(lock_file)
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
+            with run_lock(lock_file):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not is_lock_held(lock_file)
+    with run_lock(lock_file):  # a killed holder's lock is gone with its process
+        assert read_lock_holder(lock_file) == {"pid": os.getpid(), "command": ANY,
+                                               "started_at": ANY}
+
+
+def test_lock_is_reentrant_within_the_process_that_holds_it(tmp_path: Path) -> None:
+    lock_file = tmp_path / "run.lock"
+    with run_lock(lock_file):
+        with run_lock(lock_file):  # the command line holds it, the flow takes it again
+            assert is_lock_held(lock_file)
+        assert is_lock_held(lock_file)
+    assert not is_lock_held(lock_file)
+
+
+def test_unfinished_attempt_is_marked_crashed_by_the_next_start(tmp_path: Path) -> None:
+    with open_state(tmp_path / "state.duckdb") as state:
+        assert start_run_log(state, "attempt-1-111", datetime(2014, 1, 1, 2)) == []
+        crashed = start_run_log(state, "attempt-2-222", datetime(2014, 1, 2, 2))
+        log_run(state, "attempt-2-222", datetime(2014, 1, 2, 2), datetime(2014, 1, 2, 3),
+                "published", None, {"run_id": "run-x"})
+        rows = state.execute("SELECT run_id, status FROM runs ORDER BY run_id").fetchall()
+    assert crashed == ["attempt-1-111"]
+    assert rows == [("attempt-1-111", "crashed"), ("attempt-2-222", "published")]
+
+
+def test_failed_attempt_keeps_its_error(tmp_path: Path) -> None:
+    with open_state(tmp_path / "state.duckdb") as state:
+        start_run_log(state, "attempt-20140101T020000-4242", datetime(2014, 1, 1, 2))
+        mark_attempt_failed(state, 4242, datetime(2014, 1, 1, 3), "RowCountMismatchError: x")
+        row = state.execute("SELECT status, summary FROM runs").fetchone()
+    assert row == ("failed", '{"error": "RowCountMismatchError: x"}')
+
+
+def empty_versions() -> pl.DataFrame:
+    return pl.DataFrame(schema={**CANONICAL, **RECORD_EXTRA})
+
+
+def test_record_files_without_a_manifest_row_are_removed(tmp_path: Path) -> None:
+    state_db = tmp_path / "state.duckdb"
+    with open_state(state_db) as state:
+        write_record_versions(empty_versions(), state_db, "a" * 64)
+        write_record_versions(empty_versions(), state_db, "b" * 64)  # killed before its commit
+        (records_folder(state_db) / ("c" * 64 + ".partial")).write_bytes(b"half")
+        state.execute("INSERT INTO files (content_hash, file, status, run_id, seen_at) "
+                      "VALUES (?, 'x', 'ingested', 'attempt', now())", ["a" * 64])
+        removed = remove_unfinished_record_files(state, state_db)
+    assert removed == ["b" * 64 + ".parquet", "c" * 64 + ".partial"]
+    assert sorted(p.name for p in records_folder(state_db).iterdir()) == [
+        "_empty.parquet", "a" * 64 + ".parquet"]
+
+
+def test_state_opens_once_a_reader_lets_go(tmp_path: Path) -> None:
+    state_db = tmp_path / "state.duckdb"
+    open_state(state_db).close()
+    reader = hold(HOLD_READER, state_db, 1.0)
+    try:
+        connection = connect_with_retry(state_db, delays_s=(0.2, 0.5, 1.0, 2.0))
+        connection.close()
+    finally:
+        reader.wait()
+
+
+def test_state_held_too_long_says_so(tmp_path: Path) -> None:
+    state_db = tmp_path / "state.duckdb"
+    open_state(state_db).close()
+    reader = hold(HOLD_READER, state_db, 10)
+    try:
+        with pytest.raises(StateLockedError, match="birthrec status"):
+            connect_with_retry(state_db, delays_s=(0.1,))
+    finally:
+        reader.kill()
+        reader.wait()
