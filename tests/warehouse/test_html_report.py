@@ -24,9 +24,6 @@ from flows.cli import app
 from warehouse.demo_inbox import write_demo
 from warehouse.state_paths import StatePaths
 
-# One warehouse per worker: keep this module's tests together under `--dist loadgroup`.
-pytestmark = pytest.mark.xdist_group("html_report")
-
 REPORT_BIRTHS = 400
 REPORT_SEED = 20140301
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
