@@ -223,12 +223,17 @@ def choose_partners(cases: pl.DataFrame, members: pl.DataFrame, pairs: pl.DataFr
         .alias("pair_a"),
         pl.when(lower).then(pl.col("other_member_key")).otherwise(pl.col("case_record"))
         .alias("pair_b"),
-    ).join(pairs, on=["pair_a", "pair_b"], how="left").with_columns(
-        pl.col("match_probability").fill_null(-1.0).alias("strength"))
-    return candidates.sort(
+    ).join(pairs.select("pair_a", "pair_b", pl.col("match_probability").alias("strength")),
+           on=["pair_a", "pair_b"], how="left")
+    # rank on narrow rows; the evidence columns join only the chosen pair
+    chosen = candidates.select(
+        "discrepancy_id", "preferred", pl.col("strength").fill_null(-1.0), "other_priority",
+        "other_member_key", "other_person_id", "person_id", "pair_a", "pair_b",
+    ).sort(
         ["discrepancy_id", "preferred", "strength", "other_priority", "other_member_key"],
         descending=[False, True, True, False, False],
-    ).unique("discrepancy_id", keep="first", maintain_order=True).select(
+    ).unique("discrepancy_id", keep="first", maintain_order=True)
+    return chosen.join(pairs, on=["pair_a", "pair_b"], how="left").select(
         "discrepancy_id", pl.col("other_member_key").alias("other_record"),
         (pl.col("other_person_id") == pl.col("person_id")).alias("is_same_child"),
         pl.col("match_probability").round(4), evidence_text(agreeing=True).alias(
