@@ -13,6 +13,7 @@ import html
 import json
 import math
 import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from warehouse.report_data import ReportData, read_report_data
 from warehouse.state_paths import StatePaths
 
 REPORT_FILE_NAME = "report.html"
+REPORT_FILE_MODE = 0o644  # readable like any report beside the warehouse: it holds no ID number
 REPORT_TITLE = "出生人口信息核查报告"
 # Escapes that keep embedded JSON from closing its <script> element or opening a comment.
 SCRIPT_SAFE_JSON = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
@@ -52,9 +54,13 @@ def write_html_report(warehouse: Path, out: Path | None = None) -> Path:
         raise ReportError(f"{warehouse}: the run table names no published run")
     target = out if out is not None else StatePaths(warehouse).reports / run_id / REPORT_FILE_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(render_html_report(data, warehouse.name), encoding="utf-8")
-    os.replace(partial, target)
+    # A partial file of its own, so two writers of the same report never mix their bytes.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent,
+                                     prefix=target.name, suffix=".partial",
+                                     delete=False) as partial:
+        partial.write(render_html_report(data, warehouse.name))
+    Path(partial.name).chmod(REPORT_FILE_MODE)
+    os.replace(partial.name, target)
     return target
 
 

@@ -7,6 +7,7 @@ unless BIRTHREC_REQUIRE_CHROMIUM is set (as `.ci/run` does), when they fail.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -35,28 +37,48 @@ INSTALL_HINT = ("headless Chromium not found: install Debian's package with "
 UNREACHABLE_PROXY = "http://127.0.0.1:9"
 
 
+class Published(NamedTuple):
+    warehouse: Path
+    truth: Path  # the generator's truth folder: the ID numbers the page must not hold
+    page: Path
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this test session shares (its own basetemp otherwise)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None
-              ) -> tuple[Path, Path]:
-    """A small generated inbox run through the real nightly flow: (warehouse, truth folder)."""
-    root = tmp_path_factory.mktemp("html_report")
-    write_demo(root / "demo", births=REPORT_BIRTHS, seed=REPORT_SEED)
-    warehouse = root / "warehouse.duckdb"
-    result = CliRunner().invoke(app, ["run", "--inbox", str(root / "demo" / "inbox"),
-                                      "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return warehouse, root / "demo" / "truth"
+              ) -> Published:
+    """A small generated inbox run through the real nightly flow, and `birthrec report` on it
+    at its default place: (warehouse, truth folder, page).
+
+    Built once per session: the first worker to get here builds it under a lock and the
+    other reuses it, since the flow run is most of this module's time.
+    """
+    root = session_folder(tmp_path_factory) / "html_report"
+    root.mkdir(exist_ok=True)
+    warehouse, truth, done = root / "warehouse.duckdb", root / "demo" / "truth", root / "page"
+    with (root / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            write_demo(root / "demo", births=REPORT_BIRTHS, seed=REPORT_SEED)
+            ran = CliRunner().invoke(app, ["run", "--inbox", str(root / "demo" / "inbox"),
+                                           "--warehouse", str(warehouse)])
+            assert ran.exit_code == 0, ran.output
+            reported = CliRunner().invoke(app, ["report", "--warehouse", str(warehouse)])
+            assert reported.exit_code == 0, reported.output
+            summary = json.loads(reported.stdout.strip().splitlines()[-1])
+            assert summary["status"] == "written"
+            done.write_text(summary["report"], encoding="utf-8")
+    return Published(warehouse, truth, Path(done.read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="module")
-def report_page(published: tuple[Path, Path]) -> Path:
-    """The page written by `birthrec report`, at its default place."""
-    warehouse, _ = published
-    result = CliRunner().invoke(app, ["report", "--warehouse", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["status"] == "written"
-    return Path(summary["report"])
+def report_page(published: Published) -> Path:
+    return published.page
 
 
 def query(warehouse: Path, sql: str) -> pl.DataFrame:
@@ -130,9 +152,9 @@ def number(value: str) -> float | None:
     return None if value == "" else float(value)
 
 
-def test_report_written_beside_the_warehouse_per_run(published: tuple[Path, Path],
+def test_report_written_beside_the_warehouse_per_run(published: Published,
                                                      report_page: Path) -> None:
-    warehouse, _ = published
+    warehouse = published.warehouse
     run_id = query(warehouse, "SELECT any_value(run_id) FROM label_source").item()
     assert report_page == StatePaths(warehouse.resolve()).reports / run_id / "report.html"
 
@@ -145,8 +167,8 @@ def test_page_references_nothing_outside_itself(report_page: Path) -> None:
     assert "default-src 'none'" in page.replace("&#x27;", "'")
 
 
-def test_page_holds_no_id_number(published: tuple[Path, Path], report_page: Path) -> None:
-    _, truth = published
+def test_page_holds_no_id_number(published: Published, report_page: Path) -> None:
+    truth = published.truth
     page = report_page.read_text(encoding="utf-8")
     assert not re.search(r"(?<!\d)\d{6}(19|20)\d{2}[01]\d[0-3]\d{4}[\dXx]?(?!\d)", page)
     children = pl.read_csv(truth / "children.csv", infer_schema=False)
@@ -175,8 +197,8 @@ def assert_ratio_rows(drawn: list[dict[str, str]], expected: pl.DataFrame, key: 
 
 
 def test_sex_ratio_by_department_drawn_with_the_warehouse_values(
-        published: tuple[Path, Path], dom: str) -> None:
-    warehouse, _ = published
+        published: Published, dom: str) -> None:
+    warehouse = published.warehouse
     expected = query(warehouse, """
         SELECT source, births, ratio, ci_low, ci_high FROM sex_ratio
         WHERE township_code IS NULL AND birth_order IS NULL AND period = 'all'
@@ -188,8 +210,8 @@ def test_sex_ratio_by_department_drawn_with_the_warehouse_values(
 
 
 def test_sex_ratio_by_township_drawn_with_the_warehouse_values(
-        published: tuple[Path, Path], dom: str) -> None:
-    warehouse, _ = published
+        published: Published, dom: str) -> None:
+    warehouse = published.warehouse
     expected = query(warehouse, """
         SELECT coalesce(township_code, 'county') AS township_code, births, ratio, ci_low,
                ci_high
@@ -207,8 +229,8 @@ def test_normal_range_is_marked_on_every_sex_ratio_chart(dom: str) -> None:
 
 
 def test_monthly_trends_drawn_with_the_warehouse_values(
-        published: tuple[Path, Path], dom: str) -> None:
-    warehouse, _ = published
+        published: Published, dom: str) -> None:
+    warehouse = published.warehouse
     months = query(warehouse, """
         SELECT source, period, births, ratio, ci_low, ci_high FROM sex_ratio
         WHERE township_code IS NULL AND birth_order IS NULL AND length(period) = 7
@@ -230,8 +252,8 @@ def test_monthly_trends_drawn_with_the_warehouse_values(
 
 
 def test_discrepancies_by_kind_and_township_drawn_with_the_warehouse_counts(
-        published: tuple[Path, Path], dom: str) -> None:
-    warehouse, _ = published
+        published: Published, dom: str) -> None:
+    warehouse = published.warehouse
     by_status = query(warehouse, "SELECT kind, status, count(*) AS n FROM discrepancy "
                                  "GROUP BY ALL")
     drawn = {(b["data-kind"], b["data-status"]): int(b["data-count"])
@@ -249,8 +271,8 @@ def test_discrepancies_by_kind_and_township_drawn_with_the_warehouse_counts(
         (place, kind): n for place, kind, n in open_by_place.iter_rows()}
 
 
-def test_indicators_drawn_against_their_targets(published: tuple[Path, Path], dom: str) -> None:
-    warehouse, _ = published
+def test_indicators_drawn_against_their_targets(published: Published, dom: str) -> None:
+    warehouse = published.warehouse
     kpi = query(warehouse, """
         SELECT coalesce(township_code, 'county') AS township_code, coverage, id_entry_rate,
                accuracy, meets_coverage_target, meets_id_entry_rate_target,
