@@ -466,10 +466,11 @@ def case_fingerprint_material(discrepancies: pl.DataFrame, records: pl.DataFrame
         records.select("source", "record_id", "version_key"), on=["source", "record_id"],
         how="left").select("discrepancy_id", pl.col("version_key").fill_null("").alias(
             "versions"))
-    per_person = records.filter(pl.col("person_id").is_not_null()).group_by("person_id").agg(
-        pl.col("version_key").sort().str.join(",").alias("versions"))
-    of_child = discrepancies.filter(pl.col("record_id").is_null()).join(
-        per_person, on="person_id", how="left").select(
+    child_cases = discrepancies.filter(pl.col("record_id").is_null())
+    per_person = records.filter(pl.col("person_id").is_in(
+        child_cases.get_column("person_id").drop_nulls().unique().implode())).group_by(
+        "person_id").agg(pl.col("version_key").sort().str.join(",").alias("versions"))
+    of_child = child_cases.join(per_person, on="person_id", how="left").select(
         "discrepancy_id", pl.col("versions").fill_null(""))
     versions = pl.concat([named, of_child])
     return discrepancies.join(versions, on="discrepancy_id", how="left").select(
