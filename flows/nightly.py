@@ -93,8 +93,9 @@ class RunSummary:
     decisions: dict[str, object] = field(default_factory=dict)  # officers' decision files
 
 
-@task(cache_policy=NONE)
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
 def list_inbox_files(inbox: Path) -> tuple[list[InboxFile], list[RejectedFile]]:
+    """Retried: listing hashes every file, and a network share may fail once."""
     accepted, rejected = list_inbox(inbox)
     get_run_logger().info("inbox: %d files fit the contract, %d do not",
                           len(accepted), len(rejected))

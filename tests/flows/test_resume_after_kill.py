@@ -22,6 +22,7 @@ from flows.run_status import collect_status
 from tests.flows.conftest import (
     BIRTHREC,
     RUN_WAIT_S,
+    SILENT_SOURCE,
     Served,
     birthrec_env,
     kill_group,
@@ -127,6 +128,7 @@ def test_killed_run_resumes_without_reading_stored_files_again(
     assert files["files_in"] + len(stored) == clean["files_ingested"]
     assert files["rows_in"] + sum(stored.values()) == clean["rows_read"]
     assert "resuming after an unfinished run" in run.resumed.stderr
+    assert [w["source"] for w in summary["warnings"]] == [SILENT_SOURCE]  # as a clean run warns
     with SyncPrefectClient(served.api_url) as client:
         mine = [r for r in client.read_flow_runs() if same_warehouse(r, run.warehouse)]
     assert sorted(str(r.state_type.value) for r in mine if r.state_type) == [

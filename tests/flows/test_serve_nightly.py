@@ -10,8 +10,11 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
+from prefect.events import Event
+from prefect.events.filters import EventFilter, EventNameFilter
 
-from tests.flows.conftest import DEPLOYMENT, Served, published_tables, wait_for
+from flows.run_artifacts import WARNED_EVENT
+from tests.flows.conftest import DEPLOYMENT, SILENT_SOURCE, Served, published_tables, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect_server")]
 
@@ -45,10 +48,19 @@ def test_triggered_deployment_run_completes_and_publishes(served: Served,
     assert clean_run.state is not None and clean_run.state.is_completed(), (
         clean_run.state, (served.logs / "serve.err").read_text(errors="replace")[-3000:])
     with SyncPrefectClient(served.api_url) as client:
-        artifact_keys = {a.key for a in client.read_artifacts()
-                         if a.flow_run_id == clean_run.id}
+        artifacts = {a.key: a for a in client.read_artifacts() if a.flow_run_id == clean_run.id}
+
+        def warned() -> list[Event]:
+            return client.read_events(filter=EventFilter(event=EventNameFilter(
+                name=[WARNED_EVENT])), limit=50).events  # the server allows 50, not 100
+
+        (event,) = wait_for(warned, 60, "the warning event to be stored", 1.0)  # type: ignore[misc]
     assert {"birthrec-run-summary", "birthrec-run-files", "birthrec-sex-ratio",
-            "birthrec-ingest", "birthrec-run"} <= artifact_keys
+            "birthrec-ingest", "birthrec-run", "birthrec-run-warnings"} <= set(artifacts)
+    summary = str(artifacts["birthrec-run-summary"].data)
+    assert "department_silent" in summary and "95% CI" in summary and "覆盖率" in summary
+    assert [w["source"] for w in event.payload["warnings"]] == [SILENT_SOURCE]
+    assert event.resource.name == str(served.warehouse)
     tables = published_tables(served.warehouse)
     assert tables["person"].height > 0
     assert tables["run"].height == 1

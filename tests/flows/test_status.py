@@ -14,7 +14,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 
 from flows.run_status import collect_status, render_status
-from tests.flows.conftest import BIRTHREC, Served, birthrec_env
+from tests.flows.conftest import BIRTHREC, SILENT_SOURCE, Served, birthrec_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect_server")]
 
@@ -33,7 +33,7 @@ def test_status_shows_last_run_and_files_waiting_by_department(
     inbox = tmp_path / "inbox"
     shutil.copytree(flow_inbox, inbox)
     new = inbox / "gongan" / "gongan_20130808.csv"
-    new.write_bytes((inbox / "gongan" / "gongan_20130708.csv").read_bytes() + b"\n")
+    new.write_bytes((inbox / "gongan" / "gongan_20130508.csv").read_bytes() + b"\n")
     (inbox / "weisheng" / "notes.txt").write_text("not a delivery name")
     (inbox / "jisheng" / "jisheng_20130703_copy.xlsx").write_bytes(  # known bytes, new name
         (inbox / "jisheng" / "jisheng_20130703.xlsx").read_bytes())
@@ -46,10 +46,13 @@ def test_status_shows_last_run_and_files_waiting_by_department(
     assert isinstance(published, dict)
     assert last["status"] == "published" and last["run_id"] == published["run_id"]
     assert status["warnings"] == last["warnings"]
+    assert [(w["kind"], w["source"]) for w in status["warnings"]] == [  # type: ignore[attr-defined]
+        ("department_silent", SILENT_SOURCE)]
     assert status["inbox_waiting"] == {"gongan": ["gongan/gongan_20130808.csv"],
                                        "weisheng": ["weisheng/notes.txt"]}
     text = render_status(status)
     assert "run active   no" in text and "gongan: 1 waiting" in text
+    assert "warning      公安 (gongan) has sent nothing for" in text
     assert str(published["run_id"]) in text
 
 
