@@ -39,8 +39,8 @@ TEXT_COLUMNS = tuple(REVIEW_COLUMN_NAMES.values())
 DECISION_SCHEMA: dict[str, pl.DataType] = {
     "decision_key": pl.String(), "file_hash": pl.String(), "file": pl.String(),
     "file_date": pl.Date(), "file_seq": pl.Int64(), "received_order": pl.Int64(),
-    "sheet": pl.String(),
-    "sheet_index": pl.Int64(), "row_number": pl.Int64(), "case_id": pl.String(),
+    "sheet": pl.String(), "sheet_index": pl.Int64(), "row_number": pl.Int64(),
+    "case_id": pl.String(),
     "record_key": pl.String(), "other_record_key": pl.String(), "decision": pl.String(),
     "decision_text": pl.String(), "note": pl.String(), "reviewer": pl.String(),
     "reviewed_on": pl.Date(), "verdict": pl.String(), "reason": pl.String(),
