@@ -34,14 +34,8 @@ from schemas.workbook import (
 )
 from transforms.compare import COMPARISONS
 from warehouse.errors import BirthrecError
-from warehouse.workbook_frames import (
-    KIND_LABELS,
-    PUBLISHED,
-    REPRESENTATIVE_ORDER,
-    SOURCE_LABELS,
-    level_labels,
-    published_attached,
-)
+from warehouse.workbook_cases import REPRESENTATIVE_ORDER, level_labels
+from warehouse.workbook_frames import KIND_LABELS, PUBLISHED, SOURCE_LABELS, published_attached
 
 STATUS_LABELS = {s.value: label for s, label in DISCREPANCY_STATUS_LABELS.items()}
 RECORD_FIELDS = ("person_id", "match_probability", *CANONICAL)
