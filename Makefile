@@ -31,6 +31,13 @@ lint: $(STAMP)
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py --births 1000000
 
+# Nightly run on 1% new records vs the full run and a rebuild (issue 3): `make bench-nightly`
+# (100,000 births), or `make bench-nightly BENCH_NIGHTLY_ARGS="--births 1000000"`.
+BENCH_NIGHTLY_ARGS ?= --births 100000
+.PHONY: bench-nightly
+bench-nightly: $(STAMP)
+	$(BIN)/python benchmarks/bench_nightly.py $(BENCH_NIGHTLY_ARGS)
+
 bench: bench-ingest
 
 # Re-pin the whole dependency tree after changing a pin in pyproject.toml.
