@@ -5,10 +5,10 @@
 Takes the generated inbox (cached under benchmarks/out/gen-<births>-<seed>/, made by
 bench_linking's helper) and builds two inboxes under benchmarks/out/nightly-<births>-<seed>/:
 A, the "before", and B = A plus the night. For each department, the last rows of its latest
-file (new-share of the department's data rows, at least one) move into a new file named
-for the next day, in the same format and encoding; A holds the shortened file, B the same
-bytes plus the new file, and every other file is hard-linked, so the second run ingests
-only the new files.
+file (new-share of the department's data rows, at least one; when that file is shorter,
+whole files before it too) move into a new file named for the next day, in the same format
+and encoding; A holds the shortened file, B the same bytes plus the new file, and every
+other file is hard-linked, so the second run ingests only the new files.
 
 Then, each in a fresh process: `birthrec run` on A (full), `birthrec run` on B into the same
 warehouse (nightly), and `birthrec rebuild` on B into a fresh warehouse. For each: wall
