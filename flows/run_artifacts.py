@@ -27,8 +27,8 @@ WARNED_EVENT = "birthrec.run.warned"
 
 def warehouse_resource(warehouse: Path) -> dict[str, str]:
     """The Prefect event resource naming one warehouse (automations filter on it)."""
-    return {"prefect.resource.id": f"birthrec.warehouse.{warehouse.stem}",
-            "prefect.resource.name": str(warehouse)}
+    return {"prefect.resource.id": f"birthrec.warehouse.{warehouse}",
+            "prefect.resource.name": warehouse.name}
 
 
 def publish_run_artifacts(

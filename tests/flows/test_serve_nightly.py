@@ -51,8 +51,10 @@ def test_triggered_deployment_run_completes_and_publishes(served: Served,
         artifacts = {a.key: a for a in client.read_artifacts() if a.flow_run_id == clean_run.id}
 
         def warned() -> list[Event]:
-            return client.read_events(filter=EventFilter(event=EventNameFilter(
+            events = client.read_events(filter=EventFilter(event=EventNameFilter(
                 name=[WARNED_EVENT])), limit=50).events  # the server allows 50, not 100
+            return [event for event in events
+                    if event.resource.id == f"birthrec.warehouse.{served.warehouse}"]
 
         (event,) = wait_for(warned, 60, "the warning event to be stored", 1.0)  # type: ignore[misc]
     assert {"birthrec-run-summary", "birthrec-run-files", "birthrec-sex-ratio",
@@ -60,7 +62,7 @@ def test_triggered_deployment_run_completes_and_publishes(served: Served,
     summary = str(artifacts["birthrec-run-summary"].data)
     assert "department_silent" in summary and "95% CI" in summary and "覆盖率" in summary
     assert [w["source"] for w in event.payload["warnings"]] == [SILENT_SOURCE]
-    assert event.resource.name == str(served.warehouse)
+    assert event.payload["run_id"] == published_tables(served.warehouse)["run"]["run_id"][0]
     tables = published_tables(served.warehouse)
     assert tables["person"].height > 0
     assert tables["run"].height == 1
