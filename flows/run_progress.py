@@ -13,8 +13,8 @@ from contextvars import ContextVar
 from typing import Protocol
 from uuid import UUID
 
-from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.logging import get_logger
 
 
 class ProgressBars(Protocol):
@@ -93,4 +93,5 @@ class RunProgress:
             else:
                 update_progress_artifact(artifact, percent, description=description)
         except Exception as error:  # progress is a courtesy; the run goes on
-            get_run_logger().debug("progress artifact %s not updated: %s", step, error)
+            get_logger("birthrec.progress").debug("progress artifact %s not updated: %s",
+                                                  step, error)

@@ -22,12 +22,13 @@ from warehouse.run_state import is_lock_held, read_lock_holder
 from warehouse.state_paths import StatePaths
 
 
-def prefect_view(paths: StatePaths) -> dict[str, object]:
+def prefect_view(paths: StatePaths, api_url: str | None = None) -> dict[str, object]:
     """This warehouse's RUNNING flow runs and their progress, when a server is reachable.
 
     Without one, asking would start Prefect's temporary server on the run's own database.
     """
-    api_url = os.environ.get("PREFECT_API_URL") or recorded_server(paths.prefect_home)
+    api_url = (api_url or os.environ.get("PREFECT_API_URL")
+               or recorded_server(paths.prefect_home))
     if not api_url:
         return {"api_url": None, "note": "no Prefect server configured; the run's temporary "
                                           "server lives inside its own process"}
@@ -49,8 +50,10 @@ def prefect_view(paths: StatePaths) -> dict[str, object]:
         return {"api_url": api_url, "error": f"{type(error).__name__}: {error}"}
 
 
-def collect_status(warehouse: Path, inbox: Path | None, runs: int = 5) -> dict[str, object]:
-    """Everything `status` shows, as one JSON-ready dict."""
+def collect_status(warehouse: Path, inbox: Path | None, runs: int = 5,
+                   api_url: str | None = None) -> dict[str, object]:
+    """Everything `status` shows, as one JSON-ready dict; `api_url` names a Prefect server
+    to ask (default: PREFECT_API_URL, else `birthrec serve`'s for this warehouse)."""
     paths = StatePaths(warehouse)
     status: dict[str, object] = {"warehouse": str(warehouse), "state": str(paths.root)}
     if not paths.root.exists():
@@ -74,7 +77,7 @@ def collect_status(warehouse: Path, inbox: Path | None, runs: int = 5) -> dict[s
         status["lock"] = read_lock_holder(paths.lock_file)
         taken = stored_hashes_on_disk(paths.state_db)
     if status["run_active"]:
-        status["prefect"] = prefect_view(paths)
+        status["prefect"] = prefect_view(paths, api_url)
     status["published"] = read_published_run(warehouse)
     last_finished = next((r for r in status.get("runs", [])  # type: ignore[attr-defined]
                           if r["status"] not in ("running",)), None)

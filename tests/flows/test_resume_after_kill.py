@@ -72,7 +72,7 @@ def killed_and_resumed(served: Served, flow_inbox: Path,
         ((running_name, running),) = runs.items()
         wait_for(lambda: stored_record_files(warehouse) >= 1, RUN_WAIT_S, "a first stored file",
                  0.05)
-        status_during_run = collect_status(warehouse, flow_inbox)
+        status_during_run = collect_status(warehouse, flow_inbox, api_url=served.api_url)
         wait_for(lambda: stored_record_files(warehouse) >= KILL_AFTER_FILES, RUN_WAIT_S,
                  f"{KILL_AFTER_FILES} stored files", 0.05)
         assert running.poll() is None, "the run finished before it could be killed"
@@ -111,6 +111,10 @@ def test_status_during_a_run_names_the_running_process(
     lock = status["lock"]
     assert isinstance(lock, dict) and lock["pid"] == killed_and_resumed.killed_pid
     assert isinstance(status["inbox_waiting"], dict)
+    prefect = status["prefect"]
+    assert isinstance(prefect, dict)
+    (running,) = prefect["running"]  # the run storing files: RUNNING, with its progress
+    assert "birthrec-run" in running["progress_percent"]
 
 
 def test_killed_run_resumes_without_reading_stored_files_again(
