@@ -23,6 +23,7 @@ from flows.prefect_runs import crash_stale_flow_runs
 from flows.review_loop import ingest_decisions
 from flows.run_artifacts import announce_warnings, publish_run_artifacts
 from flows.run_progress import RunProgress
+from flows.write_reports import write_reports
 from schemas.codes import RunStatus
 from schemas.published import PUBLISHED_SCHEMA_VERSION
 from transforms.run_warnings import run_warnings
@@ -91,6 +92,7 @@ class RunSummary:
     rejected_files: list[str] = field(default_factory=list)
     warnings: list[dict[str, object]] = field(default_factory=list)
     decisions: dict[str, object] = field(default_factory=dict)  # officers' decision files
+    reports: str | None = None  # folder of the officers' workbooks and the HTML report
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
@@ -353,6 +355,7 @@ def nightly_reconciliation(
             summary.persons, summary.discrepancies = published_counts(connection, previous[0])
             log_run(connection, attempt, started_at, datetime.now(), summary.status,
                     run_as_of, summary.__dict__)
+            summary.reports = write_reports(connection, warehouse, previous[0])
             summarise_run(summary, warehouse, outcomes)
             progress.update("run", len(RUN_STEPS), len(RUN_STEPS), "nothing new: done")
             return summary
@@ -378,6 +381,7 @@ def nightly_reconciliation(
         summary.status = RunStatus.PUBLISHED.value
         log_run(connection, attempt, started_at, datetime.now(), summary.status, run_as_of,
                 summary.__dict__)
+        summary.reports = write_reports(connection, warehouse, run_id)
         summarise_run(summary, warehouse, outcomes)
         progress.update("run", len(RUN_STEPS), len(RUN_STEPS), "published: done")
         return summary

@@ -108,7 +108,8 @@ def link_persons(
     must_link, cannot_link = constraint_recs(records, constraints)
     if model is not None and changed.len() == 0 and violated_constraints(
             constraints, previous).len() == 0:
-        return LinkOutcome("unchanged", 0, 0, previous.height, 0, 0, pl.DataFrame())
+        return LinkOutcome("unchanged", 0, 0, previous.get_column("person_id").n_unique(), 0, 0,
+                           pl.DataFrame())
     if model is None:
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
         mode = "full"
