@@ -11,7 +11,7 @@ only the few that break one are re-clustered greedily, strongest link first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,10 +45,14 @@ def connected_components(records: pl.Series, edges: pl.DataFrame) -> pl.DataFram
     if edges.height == 0:
         return pl.DataFrame({"rec": recs, "label": recs})
     rec_l, rec_r = edges.get_column("rec_l").to_numpy(), edges.get_column("rec_r").to_numpy()
-    left = np.searchsorted(recs, rec_l).clip(max=recs.size - 1)
-    right = np.searchsorted(recs, rec_r).clip(max=recs.size - 1)
-    known = (recs[left] == rec_l) & (recs[right] == rec_r)  # an edge to no record links nothing
-    left, right = left[known], right[known]
+    if recs[0] == 0 and recs[-1] == recs.size - 1:  # a full run: recs are row positions
+        left, right = rec_l, rec_r
+    else:
+        left = np.searchsorted(recs, rec_l).clip(max=recs.size - 1)
+        right = np.searchsorted(recs, rec_r).clip(max=recs.size - 1)
+    known = (left >= 0) & (left < recs.size) & (right >= 0) & (right < recs.size)
+    known[known] &= (recs[left[known]] == rec_l[known]) & (recs[right[known]] == rec_r[known])
+    left, right = left[known], right[known]  # an edge to no record links nothing
     parent = np.arange(recs.size)
     while True:
         root_l, root_r = parent[left], parent[right]
@@ -94,7 +98,7 @@ def greedy_clusters(
 def merge_in_order(
     members: list[int],
     source_of: dict[int, str],
-    ordered: list[Edge],
+    ordered: Sequence[tuple[int, int, float, bool, bool]],
     cannot: Iterable[tuple[int, int]],
     max_size: int,
     officers_cannot: frozenset[tuple[int, int]] = frozenset(),
@@ -113,7 +117,7 @@ def merge_in_order(
     for a, b in cannot:
         cannot_of.setdefault(a, set()).add(b)
         cannot_of.setdefault(b, set()).add(a)
-    duplicates = {(e.rec_l, e.rec_r) for e in ordered if e.is_duplicate}
+    duplicates = {(a, b) for a, b, _, is_duplicate, _ in ordered if is_duplicate}
     duplicates |= {(b, a) for a, b in duplicates}
 
     def forbidden(x: int, y: int) -> bool:
@@ -154,12 +158,12 @@ def merge_in_order(
     # 2 looks only at links touching a cluster that holds one.
     with_duplicate = {rec for pair in duplicates for rec in pair}
     for with_duplicates in (False, True):
-        for edge in ordered:
-            ca, cb = cluster_of[edge.rec_l], cluster_of[edge.rec_r]
+        for rec_l, rec_r, _, _, is_forced in ordered:
+            ca, cb = cluster_of[rec_l], cluster_of[rec_r]
             if ca == cb or (with_duplicates and ca not in with_duplicate
                             and cb not in with_duplicate):
                 continue
-            if not (edge.is_forced or allowed(ca, cb, with_duplicates)):
+            if not (is_forced or allowed(ca, cb, with_duplicates)):
                 continue
             keep, gone = min(ca, cb), max(ca, cb)
             for rec in members_of[gone]:
@@ -261,7 +265,7 @@ def cluster_records(
             hard.get_column("rec").to_list(),
             dict(zip(hard.get_column("rec").to_list(), hard.get_column("source").to_list(),
                      strict=True)),
-            list(map(Edge._make, zip(*columns, strict=True))),
+            list(zip(*columns, strict=True)),
             zip(inside.get_column("rec_l").to_list(), inside.get_column("rec_r").to_list(),
                 strict=True),
             settings.max_cluster_size, officers_cannot)
