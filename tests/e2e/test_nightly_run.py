@@ -3,34 +3,24 @@ like dbt tests (keys unique, codes in their enums, counts adding up)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from flows.cli import app
 from schemas.codes import QuarantineReason, Source
 from schemas.published import PUBLISHED_TABLES
+from tests.e2e.cli_runs import published, run_cli
 from transforms.normalise_ids import is_id_number_check_digit_valid
 from warehouse.state_paths import StatePaths
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def run_cli(inbox: Path, warehouse: Path) -> dict[str, object]:
-    result = CliRunner().invoke(app, ["run", "--inbox", str(inbox), "--warehouse",
-                                      str(warehouse)])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def published(warehouse: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(warehouse), read_only=True) as reader:
-        return {t.name: reader.sql(f"SELECT * FROM {t.name}").pl() for t in PUBLISHED_TABLES}
 
 
 @pytest.fixture(scope="module")

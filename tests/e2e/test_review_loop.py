@@ -11,20 +11,16 @@ about the same children, a full rebuild, and that a closed case reopens when its
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from flows.cli import app
-from schemas.published import PUBLISHED_TABLES
 from schemas.review import REVIEW_FOLDER, Effect, Rejection, ReviewColumn, Standing, Verdict
 from schemas.sources import SOURCES
+from tests.e2e.cli_runs import published, run_cli
 from transforms.normalise_ids import is_id_number_check_digit_valid
 from warehouse.demo_inbox import write_demo
 
@@ -37,17 +33,8 @@ CSV_SOURCES = ("weisheng", "gongan")
 UNKNOWN_CASE = "Dffffffffffffffff"
 
 
-def run_cli(inbox: Path, warehouse: Path, command: str = "run") -> dict[str, object]:
-    result = CliRunner().invoke(app, [command, "--inbox", str(inbox), "--warehouse",
-                                      str(warehouse)])
-    assert result.exit_code == 0, result.output
-    summary: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return summary
 
 
-def published(warehouse: Path) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(warehouse), read_only=True) as reader:
-        return {t.name: reader.sql(f"SELECT * FROM {t.name}").pl() for t in PUBLISHED_TABLES}
 
 
 def key(source: str, record_id: str) -> str:

@@ -12,7 +12,6 @@ them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +19,9 @@ import duckdb
 import openpyxl
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from flows.cli import app
 from schemas.review import REVIEW_FOLDER, Rejection, ReviewColumn, Verdict
+from tests.e2e.cli_runs import run_cli
 from warehouse.demo_inbox import write_demo
 from warehouse.run_reports import REPORTS_DONE
 
@@ -34,12 +32,6 @@ BIRTHS = 300
 SEED = 20140611  # not a seed linking was tuned on
 
 
-def run_cli(inbox: Path, warehouse: Path, command: str = "run") -> dict[str, object]:
-    result = CliRunner().invoke(app, [command, "--inbox", str(inbox), "--warehouse",
-                                      str(warehouse)])
-    assert result.exit_code == 0, result.output
-    summary: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return summary
 
 
 def persons(warehouse: Path) -> dict[str, str]:
