@@ -69,6 +69,20 @@ def level_matrix(levels: pl.DataFrame, comparisons: tuple[Comparison, ...]) -> n
     ]) if levels.height else np.zeros((0, len(comparisons)), dtype=np.int8)
 
 
+def distinct_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct row of levels once, and how many rows share it."""
+    if matrix.shape[0] == 0:
+        return matrix, np.zeros(0)
+    base = int(matrix.max()) + 2  # levels run from -1 (no evidence) to base - 2
+    if float(base) ** matrix.shape[1] < 2.0 ** 62:  # one integer per row: a fast 1-D unique
+        shifted = matrix.astype(np.int64) + 1
+        keys = shifted @ (base ** np.arange(matrix.shape[1], dtype=np.int64))
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        return matrix[first], counts.astype(float)
+    patterns, counts = np.unique(matrix, axis=0, return_counts=True)
+    return patterns, counts.astype(float)
+
+
 def level_frequencies(matrix: np.ndarray, column: int, count: int,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Share of each level among pairs with evidence, with add-one smoothing."""
@@ -124,8 +138,13 @@ def estimate_m(
     max_iterations: int = EM_MAX_ITERATIONS,
     tolerance: float = EM_TOLERANCE,
 ) -> FellegiSunterModel:
-    """EM over the candidate pairs: m probabilities and the prior, u held fixed."""
-    matrix = level_matrix(levels, comparisons)
+    """EM over the candidate pairs: m probabilities and the prior, u held fixed.
+
+    Pairs with the same levels everywhere have the same posterior, so EM runs over each
+    distinct pattern once, weighted by how many pairs share it (Splink does the same):
+    millions of pairs hold only thousands of patterns.
+    """
+    matrix, counts = distinct_patterns(level_matrix(levels, comparisons))
     m = {k: np.asarray(v) for k, v in initial_m(comparisons).items()}
     log_u = np.zeros(matrix.shape[0])
     for i, c in enumerate(comparisons):
@@ -140,9 +159,11 @@ def estimate_m(
             log_m += table[matrix[:, i]]
         odds = np.log(prior) - np.log1p(-prior) + log_m - log_u
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -500, 500)))
-        new_m = {c.name: floored(level_frequencies(matrix, i, c.level_count, posterior))
+        weighted = posterior * counts
+        new_m = {c.name: floored(level_frequencies(matrix, i, c.level_count, weighted))
                  for i, c in enumerate(comparisons)}
-        new_prior = float(np.clip(posterior.mean(), 1e-6, 1 - 1e-6))
+        share = weighted.sum() / counts.sum() if counts.size else prior
+        new_prior = float(np.clip(share, 1e-6, 1 - 1e-6))
         change = max([abs(new_prior - prior)]
                      + [float(np.abs(new_m[k] - m[k]).max()) for k in m])
         m, prior = new_m, new_prior

@@ -21,6 +21,7 @@ from transforms.normalise_names import name_pinyin
 from transforms.score import (
     EM_MAX_ITERATIONS,
     FellegiSunterModel,
+    distinct_patterns,
     estimate_m,
     estimate_u,
     score_pairs,
@@ -296,3 +297,24 @@ def test_model_rows_label_every_level(trained: Trained) -> None:
     labelled = {(r["comparison"], r["level"]): r["label"] for r in rows}
     assert labelled[("mother_name", 2)] == "母亲姓名 same pinyin"
     assert labelled[("mother_id", 1)] == "母亲身份证号 one digit off or transposed"
+
+
+def test_distinct_patterns_count_each_row_of_levels_once() -> None:
+    matrix = np.array([[1, -1, 2], [0, 0, 0], [1, -1, 2], [1, -1, 2]], dtype=np.int8)
+    patterns, counts = distinct_patterns(matrix)
+    found = {tuple(int(v) for v in row): int(n) for row, n in zip(patterns, counts, strict=True)}
+    assert found == {(1, -1, 2): 3, (0, 0, 0): 1}
+
+
+def test_em_over_patterns_is_em_over_every_pair() -> None:
+    """Doubling every pair changes nothing: each pattern is weighted by its pairs."""
+    levels = pl.DataFrame({f"{c.name}_level": [c.level_count - 1] * 30 + [0] * 70
+                           for c in COMPARISONS}, schema={f"{c.name}_level": pl.Int8
+                                                          for c in COMPARISONS})
+    u = {c.name: tuple([0.9] + [0.1 / (c.level_count - 1)] * (c.level_count - 1))
+         for c in COMPARISONS}
+    once = estimate_m(levels, u)
+    twice = estimate_m(pl.concat([levels, levels]), u)
+    assert once.prior == pytest.approx(twice.prior)
+    for name in once.m:
+        assert once.m[name] == pytest.approx(twice.m[name])
