@@ -307,7 +307,8 @@ def test_distinct_patterns_count_each_row_of_levels_once() -> None:
 
 
 def test_em_over_patterns_is_em_over_every_pair() -> None:
-    """Doubling every pair changes nothing: each pattern is weighted by its pairs."""
+    """Doubling every pair changes nothing (but for the fixed smoothing pseudo-count): each
+    pattern is weighted by its pairs."""
     levels = pl.DataFrame({f"{c.name}_level": [c.level_count - 1] * 30 + [0] * 70
                            for c in COMPARISONS}, schema={f"{c.name}_level": pl.Int8
                                                           for c in COMPARISONS})
@@ -315,6 +316,6 @@ def test_em_over_patterns_is_em_over_every_pair() -> None:
          for c in COMPARISONS}
     once = estimate_m(levels, u)
     twice = estimate_m(pl.concat([levels, levels]), u)
-    assert once.prior == pytest.approx(twice.prior)
+    assert once.prior == pytest.approx(twice.prior, rel=1e-3)
     for name in once.m:
-        assert once.m[name] == pytest.approx(twice.m[name])
+        assert once.m[name] == pytest.approx(twice.m[name], rel=1e-3)
