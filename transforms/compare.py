@@ -167,7 +167,7 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 PAIR_SIDE_COLUMNS = (
-    "source", "record_id", "child_name", "child_name_pinyin", "child_id", "child_id_cleaned",
+    "child_name", "child_name_pinyin", "child_id", "child_id_cleaned",
     "mother_name", "mother_name_pinyin", "mother_id", "mother_id_cleaned", "father_name",
     "father_name_pinyin", "father_id", "birth_cert_number", "birth_date", "sex", "birth_order",
     "township_code", "birth_weight_g",
