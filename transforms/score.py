@@ -201,16 +201,17 @@ def score_pairs(
     for column in tf_columns:
         top = next(c for c in comparisons if c.name == column).level_count - 1
         u_exact = model.u[column][top]
-        tf = name_frequencies(records, column)
-        value = records.select("rec", column)
-        weighted = weighted.join(
-            value.rename({"rec": "rec_l"}), on="rec_l", how="left"
-        ).join(tf, on=column, how="left").with_columns(
+        # Each record's name frequency, joined to the pairs by record number: no name text
+        # travels with the millions of pairs.
+        tf_of_record = records.select("rec", column).join(
+            name_frequencies(records, column), on=column, how="left").select(
+            pl.col("rec").alias("rec_l"), f"{column}_tf")
+        weighted = weighted.join(tf_of_record, on="rec_l", how="left").with_columns(
             pl.when(pl.col(f"{column}_level") == top)
             .then(pl.col(f"{column}_weight")
                   + (u_exact / pl.col(f"{column}_tf").clip(lower_bound=1e-9)).log(2))
             .otherwise(pl.col(f"{column}_weight")).alias(f"{column}_weight")
-        ).drop(column, f"{column}_tf")
+        ).drop(f"{column}_tf")
     prior_weight = float(np.log2(model.prior / (1 - model.prior)))
     return weighted.with_columns(
         (pl.lit(prior_weight) + pl.sum_horizontal(f"{c.name}_weight" for c in comparisons))
