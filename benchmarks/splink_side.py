@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -36,7 +37,8 @@ from splink.internals.one_to_one_clustering import one_to_one_clustering
 from splink.internals.pipeline import CTEPipeline
 
 SOURCES = ("jisheng", "weisheng", "gongan", "minzheng")
-U_MAX_PAIRS = 1e7
+# Splink's own tutorials use 1e6 to 1e7; birthrec samples 500k. SPLINK_U_MAX_PAIRS overrides.
+U_MAX_PAIRS = float(os.environ.get("SPLINK_U_MAX_PAIRS", "1e7"))
 U_SEED = 20130504
 DETERMINISTIC_RECALL = 0.7  # a guess a user would make: exact IDs find most, not all, links
 EM_MAX_PAIRS = 5e6  # Splink samples a training block down to about this many pairs
