@@ -22,6 +22,10 @@ def render_summary(summary: dict[str, object]) -> str:
         f"discrepancies {summary.get('discrepancies')}",
         f"warehouse    {summary.get('warehouse')}  (duckdb -readonly {summary.get('warehouse')})",
     ]
+    if summary.get("reports"):
+        lines.append(f"reports      {summary['reports']}  (report.html, officers' workbooks)")
+    for warning in summary.get("warnings") or []:  # type: ignore[attr-defined]
+        lines.append(f"warning      {warning.get('message', warning)}")
     if summary.get("error"):
         lines.append(f"error        {summary['error']}")
     return "\n".join(lines)
