@@ -11,6 +11,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from schemas.canonical import CANONICAL, STAGED_META
 from transforms.indicators import registration_kpi, sex_ratio_cells
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons
@@ -27,12 +28,21 @@ RECORD_COLUMNS = (
 )
 
 
+def record_content_sql(alias: str = "r") -> str:
+    """A hash of what a record says (every canonical value, not which file or row it came
+    in): a department re-sending a record unchanged does not change it, so a case an officer
+    closed stays closed until the data really change."""
+    values = ", ".join(f"coalesce(CAST({alias}.{c} AS VARCHAR), '')"
+                       for c in CANONICAL if c not in STAGED_META)
+    return f"md5(concat_ws('|', {values}))"
+
+
 def load_linked_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Records in use with person ids; ID numbers only as pseudonyms and masked text."""
     columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
     return connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
-       r.file_hash || ':' || r.row_number::VARCHAR AS version_key,
+       {record_content_sql()} AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
 FROM records_in_use r JOIN record_person p USING (source, record_id)""").pl().with_columns(

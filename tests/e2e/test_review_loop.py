@@ -11,6 +11,8 @@ about the same children, a full rebuild, and that a closed case reopens when its
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,9 +144,26 @@ def write_decisions(review: Path, picked: Picked) -> None:
         "\r\n".join(",".join(row) for row in rows).encode("gb18030"))
 
 
-def redeliver(inbox: Path, truth: Path, keys: list[str], extract_date: str) -> list[str]:
+# A field each CSV department sends that neither linking nor any discrepancy reads.
+HARMLESS_FIELD = {"weisheng": "助产机构", "gongan": "民族"}
+
+
+def with_field_changed(header: str, line: str, source: str) -> str:
+    """The CSV line with its department's harmless field given another value."""
+    names = next(csv.reader([header]))
+    values = next(csv.reader([line]))
+    at = names.index(HARMLESS_FIELD[source])
+    values[at] = (values[at] or "") + "（更正）"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()
+
+
+def redeliver(inbox: Path, truth: Path, keys: list[str], extract_date: str,
+              changed: bool = False) -> list[str]:
     """Send the latest rows of these records again in new files of their departments (a new
-    version of each record, same values); returns the keys sent (CSV departments only)."""
+    version of each record, same values unless `changed`); returns the keys sent (CSV
+    departments only)."""
     records = pl.read_csv(truth / "records.csv", infer_schema=False).with_columns(
         (pl.col("source") + ":" + pl.col("record_id")).alias("key")).filter(
         pl.col("key").is_in(keys) & pl.col("source").is_in(CSV_SOURCES))
@@ -155,7 +174,8 @@ def redeliver(inbox: Path, truth: Path, keys: list[str], extract_date: str) -> l
             text = (inbox / file).read_bytes().decode(
                 "utf-8-sig" if encoding == "utf-8" else encoding).splitlines()
             lines = lines or [text[0]]
-            lines.append(text[int(row_number) - 1])
+            line = text[int(row_number) - 1]
+            lines.append(with_field_changed(text[0], line, str(source[0])) if changed else line)
         (inbox / str(source[0]) / f"{source[0]}_{extract_date}.csv").write_bytes(
             "\r\n".join(lines).encode(encoding))
     return records.get_column("key").to_list()
@@ -190,7 +210,10 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
     tables["new_data"] = published(warehouse)
     summaries["rebuilt"] = run_cli(inbox, warehouse, "rebuild")
     tables["rebuilt"] = published(warehouse)
-    redeliver(inbox, truth, [picked.verified_record], "20140305")
+    redeliver(inbox, truth, [picked.verified_record], "20140304")
+    summaries["case_resent"] = run_cli(inbox, warehouse)
+    tables["case_resent"] = published(warehouse)
+    redeliver(inbox, truth, [picked.verified_record], "20140305", changed=True)
     summaries["case_changed"] = run_cli(inbox, warehouse)
     tables["case_changed"] = published(warehouse)
     return Loop(picked, first, summaries, tables, redelivered)
@@ -291,6 +314,16 @@ def test_decisions_still_hold_after_new_data_and_a_rebuild(loop: Loop, stage: st
     assert tables["review_decision"].drop("run_id", "standing").equals(before)
     assert set(tables["review_decision"]["standing"]) == {Standing.IN_FORCE.value,
                                                           Standing.REJECTED.value}
+
+
+def test_a_closed_case_stays_closed_when_its_record_is_sent_again_unchanged(loop: Loop
+                                                                           ) -> None:
+    tables, picked = loop.tables["case_resent"], loop.picked
+    assert loop.summaries["case_resent"]["status"] == "published"
+    status = dict(tables["discrepancy"].select("discrepancy_id", "status").iter_rows())
+    assert status[picked.verified_case] == "resolved"
+    row = decision_rows(tables)[("不一致", 3)]
+    assert row["standing"] == Standing.IN_FORCE.value
 
 
 def test_a_closed_case_reopens_when_its_record_changes(loop: Loop) -> None:
