@@ -120,7 +120,8 @@ def link_persons(
         linkage = relink_children(records, changed, stored, previous.select(
             "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
         mode = "nightly"
-    retired = store_linkage(connection, linkage, previous, key, run_id, full=(mode == "full"))
+    retired = store_linkage(connection, linkage, previous, member_keys, key, run_id,
+                            full=(mode == "full"))
     persons = int(connection.execute(
         "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0])
     return LinkOutcome(mode, linkage.records.height if mode == "full" else changed.len(),
@@ -132,11 +133,15 @@ def store_linkage(
     connection: duckdb.DuckDBPyConnection,
     linkage: Linkage,
     previous: pl.DataFrame,
+    versions: pl.DataFrame,
     key: bytes,
     run_id: str,
     full: bool,
 ) -> int:
-    """Carry ids, then write record_person, link_pairs, history and model in one transaction."""
+    """Carry ids, then write record_person, link_pairs, history and model in one transaction.
+
+    `versions`: member_key, version_key of every record in use, as loaded for linking.
+    """
     clusters = linkage.clusters.join(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
     assigned, history = carry_person_ids(
@@ -149,9 +154,6 @@ def store_linkage(
     members = clusters.join(ids, on="cluster")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
-    versions = connection.sql(
-        f"SELECT source || ':' || record_id AS member_key, {version_key_sql()} AS version_key "
-        "FROM records_in_use").pl()
     rows = members.join(versions, on="member_key", how="left").select(
         "member_key", "source", "record_id", "person_id", "match_probability", "version_key")
     pairs = linkage.pairs.filter(KEEP_PAIR).select(
