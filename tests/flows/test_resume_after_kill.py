@@ -123,7 +123,9 @@ def test_killed_run_resumes_without_reading_stored_files_again(
     assert run.resumed.returncode == 0, run.resumed.stderr[-3000:]
     summary = json.loads(run.resumed.stdout.strip().splitlines()[-1])
     stored = run.stored_before_kill
-    assert KILL_AFTER_FILES <= len(stored)
+    # The kill may land between a file's Parquet and its manifest row: that file is not
+    # stored (the resume removes its orphan Parquet and reads it again), the others are.
+    assert KILL_AFTER_FILES - 1 <= len(stored)
     read_again = {m[1] for m in STORED_LINE.finditer(run.resumed.stderr)} & set(stored)
     assert read_again == set(), "files stored before the kill were read again"
     clean = published_tables(served.warehouse)["run"].row(0, named=True)
