@@ -98,7 +98,10 @@ def test_second_run_started_at_once_is_refused(killed_and_resumed: KilledAndResu
     assert run.refused_status == EXIT_REFUSED
     assert run.refused_summary["status"] == "refused"
     assert "another birthrec run is active" in str(run.refused_summary["error"])
-    assert f"pid {run.killed_pid}" in str(run.refused_summary["error"])
+    # The holder writes its pid just after taking the lock; a start refused in between
+    # cannot name it yet, but any pid it names is the holder's.
+    named = re.findall(r"pid (\d+)", str(run.refused_summary["error"]))
+    assert named in ([], [str(run.killed_pid)])
     with SyncPrefectClient(served.api_url) as client:
         flow_runs = [r for r in client.read_flow_runs() if same_warehouse(r, run.warehouse)]
     assert len(flow_runs) == 2, "the refused start must leave no flow run: killed + resumed"
