@@ -47,11 +47,11 @@ def connected_components(records: pl.Series, edges: pl.DataFrame) -> pl.DataFram
     rec_l, rec_r = edges.get_column("rec_l").to_numpy(), edges.get_column("rec_r").to_numpy()
     if recs[0] == 0 and recs[-1] == recs.size - 1:  # a full run: recs are row positions
         left, right = rec_l, rec_r
+        known = (rec_l >= 0) & (rec_l < recs.size) & (rec_r >= 0) & (rec_r < recs.size)
     else:
         left = np.searchsorted(recs, rec_l).clip(max=recs.size - 1)
         right = np.searchsorted(recs, rec_r).clip(max=recs.size - 1)
-    known = (left >= 0) & (left < recs.size) & (right >= 0) & (right < recs.size)
-    known[known] &= (recs[left[known]] == rec_l[known]) & (recs[right[known]] == rec_r[known])
+        known = (recs[left] == rec_l) & (recs[right] == rec_r)
     left, right = left[known], right[known]  # an edge to no record links nothing
     parent = np.arange(recs.size)
     while True:

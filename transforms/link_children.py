@@ -211,12 +211,11 @@ def record_link_probability(clusters: pl.DataFrame, scored: pl.DataFrame) -> pl.
     by numpy gathers instead of two joins.
     """
     recs = clusters.get_column("rec").to_numpy()
-    size = int(max(recs.max(initial=-1), scored.get_column("rec_l").max() or 0,  # type: ignore[arg-type]
-                   scored.get_column("rec_r").max() or 0)) + 1  # type: ignore[arg-type]
-    cluster_of = np.full(size, -1, dtype=np.int64)
-    cluster_of[recs] = clusters.get_column("cluster").to_numpy()
     left = scored.get_column("rec_l").to_numpy()
     right = scored.get_column("rec_r").to_numpy()
+    size = int(max(recs.max(initial=-1), left.max(initial=-1), right.max(initial=-1))) + 1
+    cluster_of = np.full(size, -1, dtype=np.int64)
+    cluster_of[recs] = clusters.get_column("cluster").to_numpy()
     probability = scored.get_column("match_probability").to_numpy()
     inside = (cluster_of[left] == cluster_of[right]) & (cluster_of[left] >= 0)
     best = np.full(size, -np.inf)

@@ -8,30 +8,12 @@ from datetime import date
 import polars as pl
 import pytest
 
-from schemas.canonical import CANONICAL
+from tests.transforms.canonical_rows import canonical, with_check_digit
 from transforms.block import BLOCKING_RULES, MAX_BLOCK_SIZE, BlockingRule, block_pairs
 from transforms.link_records import link_records
-from transforms.normalise_ids import id_number_check_digit
-from transforms.normalise_names import name_pinyin
 
-NAMES = ("child_name", "mother_name", "father_name")
 RULES = {rule.name: rule for rule in BLOCKING_RULES}
 SWAPPED = "mother_pinyin+birth_date_swapped+township+sex"
-
-
-def with_check_digit(body: str) -> str:
-    """An 18-character ID number: 17 digits and their GB 11643 check character."""
-    return body + pl.select(id_number_check_digit(pl.lit(body))).item()
-
-
-def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
-    """Canonical records: the given columns, every other one null of its declared dtype;
-    name pinyin derived from the names as the normaliser does, unless given."""
-    frame = pl.DataFrame([{c: row.get(c) for c in CANONICAL} for row in rows], schema=CANONICAL)
-    return frame.with_columns(
-        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
-        for name in NAMES
-    )
 
 
 def links_of(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:

@@ -3,91 +3,17 @@ with a hand-made case in them (twins, a second registration, departments that di
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
-from schemas.canonical import CANONICAL
+from tests.transforms.canonical_rows import canonical, population_rows, with_check_digit
 from transforms.cluster import MAX_CLUSTER_SIZE
 from transforms.link_children import Linkage, link_children
-from transforms.normalise_ids import id_number_check_digit
-from transforms.normalise_names import name_pinyin
 
-NAMES = ("child_name", "mother_name", "father_name")
-SURNAMES = "张王李刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIRLS = "丽芳娜敏静秀英华玉兰红梅艳霞燕琳洁萍雪婷"
-BOYS = "伟强磊军勇杰涛明超刚平辉鹏飞鑫波斌宇浩"
-HOMOPHONES = {"丽": "莉", "芳": "方", "娜": "那", "玉": "钰", "红": "虹", "梅": "玫", "燕": "艳"}
-
-
-def with_check_digit(body: str) -> str:
-    """An 18-character ID number: 17 digits and their GB 11643 check character."""
-    return body + pl.select(id_number_check_digit(pl.lit(body))).item()
-
-
-def canonical(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:
-    """Canonical records: the given columns, every other one null of its declared dtype;
-    name pinyin derived from the names as the normaliser does, unless given."""
-    frame = pl.DataFrame([{c: row.get(c) for c in CANONICAL} for row in rows], schema=CANONICAL)
-    return frame.with_columns(
-        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
-        for name in NAMES
-    )
-
-
-def population(children: int, seed: int) -> list[dict[str, object]]:
-    """Record rows of `children` children in 卫生, 公安 and 计生, with everyday dirt
-    (homophone typos in the mother's name, a day off, blank mother IDs, unnamed newborns at
-    the hospital, children 计生 has not heard of) and some younger siblings. Record ids are
-    <source letter><child number>."""
-    rng = random.Random(seed)
-    mothers: list[tuple[str, str, str, date, str]] = []
-    rows: list[dict[str, object]] = []
-    for k in range(children):
-        if mothers and rng.random() < 0.1:
-            surname, mother, mother_id, older, township = rng.choice(mothers)
-            born = older + timedelta(days=rng.randrange(400, 1000))
-        else:
-            surname = rng.choice(SURNAMES)
-            mother = rng.choice(SURNAMES) + rng.choice(GIRLS) + rng.choice(["", *GIRLS])
-            mother_id = with_check_digit(
-                f"450821{1980 + rng.randrange(15)}{rng.randrange(1, 13):02d}"
-                f"{rng.randrange(1, 29):02d}{rng.randrange(100, 999)}")
-            born = date(2011, 1, 1) + timedelta(days=rng.randrange(365))
-            township = f"4508211{rng.randrange(1, 10):02d}"
-            mothers.append((surname, mother, mother_id, born, township))
-        sex = rng.choice((1, 2))
-        given = BOYS if sex == 1 else GIRLS
-        child = surname + rng.choice(given) + rng.choice(["", *given])
-        child_id = with_check_digit(f"450821{born:%Y%m%d}{rng.randrange(100, 999)}")
-        same = {"mother_name": mother, "mother_id_number": mother_id, "birth_date": born,
-                "sex": sex, "township_code": township}
-        records = [
-            {"source": "weisheng", "record_id": f"W{k}", **same, "birth_cert_number": f"P{k:08d}",
-             "child_name": child if rng.random() < 0.5 else None,
-             "birth_weight_g": float(rng.randrange(2500, 4200, 10))},
-            {"source": "gongan", "record_id": f"G{k}", **same, "child_name": child,
-             "child_id_number": child_id},
-            {"source": "jisheng", "record_id": f"J{k}", **same, "child_name": child,
-             "child_id_number": child_id if rng.random() < 0.5 else None,
-             "birth_order": 1 + (born.year > 2011)},
-        ]
-        for record in records:
-            draw = rng.random()
-            if draw < 0.1:
-                record["mother_name"] = "".join(HOMOPHONES.get(c, c) for c in mother)
-            elif draw < 0.15:
-                record["birth_date"] = born + timedelta(days=1)
-            elif draw < 0.25:
-                record["mother_id_number"] = None
-        rows.extend(r for r in records if r["source"] != "jisheng" or rng.random() < 0.9)
-    return rows
-
-
-BACKGROUND = population(60, seed=11)
+BACKGROUND = population_rows(60, seed=11, sibling_share=0.1)
 MOTHER = "黄秀英"
 MOTHER_ID = with_check_digit("45082119870923246")
 BORN = date(2011, 6, 15)

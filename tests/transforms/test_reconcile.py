@@ -10,7 +10,7 @@ import pytest
 from schemas.canonical import CANONICAL
 from schemas.codes import DiscrepancyKind as K
 from schemas.codes import DiscrepancyStatus, IdProblem
-from transforms.normalise_names import name_pinyin
+from tests.transforms.canonical_rows import frame_of
 from transforms.reconcile import find_discrepancies, reconcile_persons
 from warehouse.reconciled_tables import RECORD_COLUMNS
 
@@ -37,11 +37,7 @@ def record(person: str, source: str, record_id: str, **fields: object) -> dict[s
 
 def linked(*rows: dict[str, object]) -> pl.DataFrame:
     """Linked records: unspecified columns null of their declared dtype, pinyin derived."""
-    frame = pl.DataFrame([{c: row.get(c) for c in LINKED_SCHEMA} for row in rows],
-                         schema=LINKED_SCHEMA)
-    return frame.with_columns(
-        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
-        for name in ("child_name", "mother_name"))
+    return frame_of(rows, LINKED_SCHEMA, ("child_name", "mother_name"))
 
 
 def everywhere(person: str, **fields: object) -> list[dict[str, object]]:

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from schemas.canonical import CANONICAL
+from tests.transforms.canonical_rows import frame_of
 from transforms.indicators import registration_kpi
-from transforms.normalise_names import name_pinyin
 from transforms.reconcile import reconcile_persons
 from warehouse.reconciled_tables import RECORD_COLUMNS
 
@@ -36,11 +36,7 @@ def record(person: str, source: str, **fields: object) -> dict[str, object]:
 
 def linked(*rows: dict[str, object]) -> pl.DataFrame:
     """Linked records: unspecified columns null of their declared dtype, pinyin derived."""
-    frame = pl.DataFrame([{c: row.get(c) for c in LINKED_SCHEMA} for row in rows],
-                         schema=LINKED_SCHEMA)
-    return frame.with_columns(
-        pl.coalesce(pl.col(f"{name}_pinyin"), name_pinyin(frame[name])).alias(f"{name}_pinyin")
-        for name in ("child_name", "mother_name"))
+    return frame_of(rows, LINKED_SCHEMA, ("child_name", "mother_name"))
 
 
 def kpi_of(records: pl.DataFrame) -> dict[str | None, dict[str, object]]:

@@ -12,15 +12,11 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from schemas.gongan import GONGAN
-from transforms.normalise_ids import id_number_check_digit
+from tests.transforms.canonical_rows import with_check_digit
 from warehouse.demo_inbox import write_demo
 
 OFFICER_BIRTHS = 300
 OFFICER_SEED = 20140415
-
-
-def with_check_digit(body: str) -> str:
-    return body + pl.select(id_number_check_digit(pl.lit(body))).item()
 
 
 # A 公安 row without a record id, full of ID numbers: quarantined with its raw values, which
