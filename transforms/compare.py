@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, Levenshtein
 from rapidfuzz.process import cpdist
@@ -43,20 +44,19 @@ def _both(column: str) -> pl.Expr:
 
 
 def edit_distances(
-    pairs: pl.DataFrame, column: str, scorer: Callable[..., int], mask: pl.Series
+    pairs: pl.DataFrame, column: str, scorer: Callable[..., int], mask: pl.Series, cutoff: int
 ) -> pl.Series:
-    """rapidfuzz distances of the two sides, computed only where `mask` holds (else null)."""
+    """rapidfuzz distances of the two sides where `mask` holds (else null), capped at
+    `cutoff` + 1: a level only asks whether the distance is within `cutoff`, and rapidfuzz
+    stops early once it cannot be."""
     chosen = pairs.select(_l(column), _r(column)).filter(mask)
-    distances = pl.Series(dtype=pl.Int64)
-    if chosen.height:
-        distances = pl.Series(
-            cpdist(chosen.get_column(f"{column}_l").to_list(),
-                   chosen.get_column(f"{column}_r").to_list(),
-                   scorer=scorer, workers=-1),
-            dtype=pl.Int64,
-        )
-    full = pl.Series([None] * pairs.height, dtype=pl.Int64)
-    return full.scatter(mask.arg_true(), distances) if chosen.height else full
+    full = pl.repeat(None, pairs.height, dtype=pl.Int64, eager=True)
+    if not chosen.height:
+        return full
+    distances = cpdist(chosen.get_column(f"{column}_l").to_list(),
+                       chosen.get_column(f"{column}_r").to_list(),
+                       scorer=scorer, score_cutoff=cutoff, workers=-1)
+    return full.scatter(mask.arg_true(), pl.Series(distances, dtype=pl.Int64))
 
 
 def id_level(column: str, cleaned: str) -> Callable[[pl.DataFrame], pl.Series]:
@@ -67,14 +67,15 @@ def id_level(column: str, cleaned: str) -> Callable[[pl.DataFrame], pl.Series]:
     """
 
     def level(pairs: pl.DataFrame) -> pl.Series:
-        exact = pairs.select((_both(column) & (_l(column) == _r(column))).alias("x"))["x"]
-        near_mask = pairs.select(
-            (_both(cleaned) & (_l(cleaned) != _r(cleaned))).alias("m"))["m"]
-        near = edit_distances(pairs, cleaned, OSA.distance, near_mask)
-        return pairs.select(
-            pl.when(exact).then(2)
+        same = pairs.select(
+            (_both(column) & (_l(column) == _r(column))).alias("exact"),
+            _both(column).alias("both"),
+            (_both(cleaned) & (_l(cleaned) != _r(cleaned))).alias("near_mask"))
+        near = edit_distances(pairs, cleaned, OSA.distance, same.get_column("near_mask"), 1)
+        return same.select(
+            pl.when(pl.col("exact")).then(2)
             .when(pl.lit(near) <= 1).then(1)
-            .when(_both(column) | pl.lit(near_mask)).then(0)
+            .when(pl.col("both") | pl.col("near_mask")).then(0)
             .otherwise(None).cast(pl.Int8).alias("level")
         )["level"]
 
@@ -96,27 +97,30 @@ def exact_level(column: str) -> Callable[[pl.DataFrame], pl.Series]:
 def name_level(column: str, *, with_edit: bool = True) -> Callable[[pl.DataFrame], pl.Series]:
     """exact / same pinyin (homophone) / one character off (look-alike) / different."""
     pinyin = f"{column}_pinyin"
+    offset = 1 if with_edit else 0
 
     def level(pairs: pl.DataFrame) -> pl.Series:
-        exact = pairs.select((_l(column) == _r(column)).fill_null(False).alias("x"))["x"]
-        same_pinyin = pairs.select(
-            (_l(pinyin) == _r(pinyin)).fill_null(False).alias("p"))["p"]
-        offset = 1 if with_edit else 0
+        length_l, length_r = _l(column).str.len_chars(), _r(column).str.len_chars()
+        same = pairs.select(
+            _both(column).alias("both"),
+            (_l(column) == _r(column)).fill_null(False).alias("exact"),
+            (_l(pinyin) == _r(pinyin)).fill_null(False).alias("same_pinyin"),
+        )
+        one_off = pl.lit(False)
         if with_edit:
-            mask = pairs.select((_both(column) & ~pl.lit(exact) & ~pl.lit(same_pinyin)
-                                 ).alias("m"))["m"]
-            distance = edit_distances(pairs, column, Levenshtein.distance, mask)
-            one_off = pairs.select(
-                ((pl.lit(distance) <= 1) & (_l(column).str.len_chars() >= 2)
-                 & (_l(column).str.len_chars() == _r(column).str.len_chars()))
-                .fill_null(False).alias("o"))["o"]
-        else:
-            one_off = pl.Series([False] * pairs.height, dtype=pl.Boolean)
-        return pairs.select(
-            pl.when(~_both(column)).then(None)
-            .when(pl.lit(exact)).then(2 + offset)
-            .when(pl.lit(same_pinyin)).then(1 + offset)
-            .when(pl.lit(one_off)).then(1)
+            # One character off means the same length (two or more): only those pairs need
+            # an edit distance.
+            mask = pairs.select((
+                same.get_column("both") & ~same.get_column("exact")
+                & ~same.get_column("same_pinyin") & (length_l >= 2) & (length_l == length_r)
+            ).fill_null(False).alias("m"))["m"]
+            distance = edit_distances(pairs, column, Levenshtein.distance, mask, 1)
+            one_off = (pl.lit(distance) <= 1).fill_null(False)
+        return same.select(
+            pl.when(~pl.col("both")).then(None)
+            .when(pl.col("exact")).then(2 + offset)
+            .when(pl.col("same_pinyin")).then(1 + offset)
+            .when(one_off).then(1)
             .otherwise(0).cast(pl.Int8).alias("level")
         )["level"]
 
@@ -174,13 +178,39 @@ PAIR_SIDE_COLUMNS = (
 )
 
 
-def pair_sides(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Each pair with both records' fields beside it (`_l`, `_r`)."""
-    columns = ["rec", *[c for c in PAIR_SIDE_COLUMNS if c in records.columns]]
-    side = records.select(columns)
-    return pairs.join(
-        side.rename({c: f"{c}_l" for c in columns}), on="rec_l", how="left"
-    ).join(side.rename({c: f"{c}_r" for c in columns}), on="rec_r", how="left")
+def record_positions(records: pl.DataFrame, recs: pl.Series) -> pl.Series:
+    """Row position in `records` of each record number (null where no record has it).
+
+    Records are numbered 0..n-1 in row order (link_records), so a position is the number
+    itself; any other numbering is found by a sorted search.
+    """
+    numbers = records.get_column("rec").to_numpy()
+    wanted = recs.to_numpy()
+    if np.array_equal(numbers, np.arange(numbers.size)):
+        position = wanted
+        known = (wanted >= 0) & (wanted < numbers.size)
+    elif numbers.size:
+        order = np.argsort(numbers, kind="stable")
+        found = np.searchsorted(numbers, wanted, sorter=order).clip(max=numbers.size - 1)
+        position = order[found]
+        known = numbers[position] == wanted
+    else:
+        position, known = wanted, np.zeros(wanted.size, dtype=bool)
+    positions = pl.Series(position, dtype=pl.Int64)
+    return positions if known.all() else positions.scatter(np.flatnonzero(~known), None)
+
+
+def pair_sides(positions: pl.DataFrame, side: pl.DataFrame) -> pl.DataFrame:
+    """Each pair with both records' fields beside it (`_l`, `_r`).
+
+    `positions`: each pair's two records as row positions in `side` (`pos_l`, `pos_r`).
+    Fields are gathered by position rather than joined on rec: a join on millions of pairs
+    first hashes every record number, a gather just copies.
+    """
+    return pl.DataFrame({
+        f"{column}_{suffix}": side.get_column(column).gather(positions.get_column(f"pos_{suffix}"))
+        for suffix in ("l", "r") for column in side.columns
+    })
 
 
 def compare_pairs(
@@ -191,13 +221,17 @@ def compare_pairs(
 ) -> pl.DataFrame:
     """Level of every comparison for every pair: columns rec_l, rec_r, <name>_level.
 
-    Pairs are compared in chunks: both records' fields side by side cost ~40 string
-    columns per pair, which for 8 million pairs at once would be several GB.
+    Pairs are compared in chunks: both records' fields side by side cost ~40 columns per
+    pair, which for 8 million pairs at once would be several GB.
     """
+    side = records.select(c for c in PAIR_SIDE_COLUMNS if c in records.columns).rechunk()
+    positions = pl.DataFrame({
+        "pos_l": record_positions(records, pairs.get_column("rec_l")),
+        "pos_r": record_positions(records, pairs.get_column("rec_r")),
+    })
     chunks = []
     for start in range(0, max(pairs.height, 1), chunk_pairs):
-        chunk = pairs.slice(start, chunk_pairs).select("rec_l", "rec_r")
-        sides = pair_sides(chunk, records)  # levels are computed on, and kept with, its rows
-        chunks.append(sides.select("rec_l", "rec_r").with_columns(
+        sides = pair_sides(positions.slice(start, chunk_pairs), side)
+        chunks.append(pairs.slice(start, chunk_pairs).select("rec_l", "rec_r").with_columns(
             c.level(sides).alias(f"{c.name}_level") for c in comparisons))
     return pl.concat(chunks)
