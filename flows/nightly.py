@@ -27,7 +27,6 @@ from flows.write_reports import write_reports
 from schemas.codes import RunStatus
 from schemas.published import PUBLISHED_SCHEMA_VERSION
 from transforms.run_warnings import run_warnings
-from warehouse import published_queries as queries
 from warehouse.errors import BadFileError, RowCountMismatchError
 from warehouse.inbox_files import InboxFile, RejectedFile, list_inbox
 from warehouse.ingest import (
@@ -40,10 +39,9 @@ from warehouse.ingest import (
     summarise_outcomes,
 )
 from warehouse.link_store import LinkOutcome, link_persons
-from warehouse.publish import publish_tables
-from warehouse.published_frames import label_frames
+from warehouse.patch_publish import mark_published
+from warehouse.publish_run import PublishOutcome, publish_run
 from warehouse.read_reference import read_divisions
-from warehouse.reconciled_tables import reconciled_frames
 from warehouse.run_headlines import read_run_headlines
 from warehouse.run_history import read_extract_history
 from warehouse.run_state import (
@@ -54,7 +52,6 @@ from warehouse.run_state import (
     last_publish,
     log_run,
     mark_attempt_failed,
-    record_publish,
     run_id_for,
     run_lock,
     start_run_log,
@@ -64,7 +61,6 @@ from warehouse.state_store import (
     file_row_counts,
     known_hashes,
     open_state,
-    record_published_run,
     remove_unfinished_record_files,
 )
 
@@ -93,6 +89,7 @@ class RunSummary:
     warnings: list[dict[str, object]] = field(default_factory=list)
     decisions: dict[str, object] = field(default_factory=dict)  # officers' decision files
     reports: str | None = None  # folder of the officers' workbooks and the HTML report
+    publish: str | None = None  # patched (the previous publish) or whole
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
@@ -271,27 +268,21 @@ def publish_warehouse(
     run_row: dict[str, object],
     divisions: pl.DataFrame,
     as_of: date | None,
-) -> int:
-    """Reconcile, then build all published tables into a new file and swap it in at once."""
-    frames = {
-        **reconciled_frames(connection, run_id, as_of),
-        **label_frames(divisions, run_id),
-    }
-    record_published_run(connection, {**run_row,
-                                      "discrepancies": frames["discrepancy"].height})
-    publish_tables(
-        connection,
-        warehouse,
-        queries={
-            "person_source": queries.person_source_sql(run_id),
-            "person_history": queries.person_history_sql(run_id),
-            "quarantine": queries.quarantine_sql(run_id),
-            "run": "SELECT * FROM published_runs",
-        },
-        frames=frames,
-    )
-    get_run_logger().info("published %s to %s", run_id, warehouse)
-    return frames["discrepancy"].height
+    rebuild: bool = False,
+) -> PublishOutcome:
+    """Reconcile and publish: patch a copy of the previous publish where only some children
+    changed, else build every table into a new file; either way swapped in at once."""
+    outcome = publish_run(connection, warehouse, run_id, run_row, divisions, as_of,
+                          may_patch=not rebuild)
+    if outcome.mode == "patched":
+        get_run_logger().info(
+            "published %s to %s by patching %s: %d children reconciled again (%d records "
+            "read)", run_id, warehouse, outcome.patched_run_id, outcome.children_reconciled,
+            outcome.records_read)
+    else:
+        get_run_logger().info("published %s to %s (every table built whole)", run_id,
+                              warehouse)
+    return outcome
 
 
 @flow(name="birthrec-nightly", log_prints=False,
@@ -375,9 +366,10 @@ def nightly_reconciliation(
             "discrepancies": 0, "code_version": CODE_VERSION,
             "schema_version": PUBLISHED_SCHEMA_VERSION,
         }
-        summary.discrepancies = publish_warehouse(connection, warehouse, run_id, run_row,
-                                                  divisions, run_as_of)
-        record_publish(connection, run_id, key_of_content, datetime.now())
+        published = publish_warehouse(connection, warehouse, run_id, run_row, divisions,
+                                      run_as_of, rebuild)
+        summary.discrepancies, summary.publish = published.discrepancies, published.mode
+        mark_published(connection, run_id, key_of_content, datetime.now())
         summary.status = RunStatus.PUBLISHED.value
         log_run(connection, attempt, started_at, datetime.now(), summary.status, run_as_of,
                 summary.__dict__)

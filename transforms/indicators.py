@@ -119,11 +119,22 @@ def registration_kpi(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFra
     计生 records agreeing with the child on sex, birth date, mother and (where both have
     one) name / 计生 records.
     """
+    return kpi_from_facts(persons, jisheng_record_facts(records, persons))
+
+
+# One row per 计生 record: what the indicators count about it. A record's facts depend only
+# on its own child, so a nightly run recomputes them for the children it touched.
+JISHENG_FACT_COLUMNS = ("person_id", "record_id", "child_township", "in_gongan",
+                        "has_hukou_id", "is_accurate", "is_within_policy")
+
+
+def jisheng_record_facts(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    """Each 计生 record of `records` against its reconciled child in `persons`."""
     hukou_ids = records.filter((pl.col("source") == "gongan")
                                & pl.col("child_id_pseudonym").is_not_null()
                                & pl.col("child_id_number_problem").is_null()).select(
         "person_id", pl.col("child_id_pseudonym").alias("hukou_id")).unique()
-    jisheng = records.filter(pl.col("source") == "jisheng").join(
+    return records.filter(pl.col("source") == "jisheng").join(
         persons.select("person_id", pl.col("township_code").alias("child_township"),
                        pl.col("sex").alias("child_sex"),
                        pl.col("birth_date").alias("child_birth_date"),
@@ -138,7 +149,12 @@ def registration_kpi(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFra
          & (pl.col("mother_pseudonym") == pl.col("child_mother")).fill_null(False)
          & (pl.col("child_name").is_null() | pl.col("golden_name").is_null()
             | (pl.col("child_name") == pl.col("golden_name")))).alias("is_accurate"),
-    )
+    ).select(JISHENG_FACT_COLUMNS)
+
+
+def kpi_from_facts(persons: pl.DataFrame, jisheng: pl.DataFrame) -> pl.DataFrame:
+    """The indicator table from every child (township_code, in_<source>) and every 计生
+    record's facts (JISHENG_FACT_COLUMNS)."""
     frames = []
     for by_township in (False, True):
         township = (pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP) if by_township

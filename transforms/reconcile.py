@@ -77,7 +77,9 @@ def reconcile_persons(records: pl.DataFrame) -> pl.DataFrame:
     )
     for field in SURVIVORSHIP:
         persons = persons.join(surviving_values(records, field), on="person_id", how="left")
-    return persons.with_columns(inferred_birth_order(persons)).sort("person_id")
+    # Sorted first: twins tie on birth date, and the tie must break the same way every run.
+    persons = persons.sort("person_id")
+    return persons.with_columns(inferred_birth_order(persons))
 
 
 def inferred_birth_order(persons: pl.DataFrame) -> pl.Expr:

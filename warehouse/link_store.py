@@ -41,6 +41,10 @@ def create_link_state_sql() -> list[str]:
         """CREATE TABLE IF NOT EXISTS person_history (
   retired_id VARCHAR, successor_id VARCHAR, reason VARCHAR, run_id VARCHAR)""",
         """CREATE TABLE IF NOT EXISTS link_model (trained_run_id VARCHAR, model VARCHAR)""",
+        # Records linked again since the last publish, with the child they belonged to
+        # before: a nightly publish redoes exactly these children. Cleared by the publish.
+        """CREATE TABLE IF NOT EXISTS unpublished_links (
+  member_key VARCHAR, person_before VARCHAR, person_after VARCHAR, run_id VARCHAR)""",
     ]
 
 
@@ -178,6 +182,15 @@ def store_linkage(
                 "(SELECT (key_l, key_r) FROM new_pairs)")
             connection.unregister("new_pairs")
         insert_frame(connection, "record_person", rows)
+        if full:  # one row without a key: every child is new, the next publish is whole
+            connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
+                               [run_id])
+        else:
+            insert_frame(connection, "unpublished_links", rows.join(
+                previous.select("member_key", pl.col("person_id").alias("person_before")),
+                on="member_key", how="left").select(
+                "member_key", "person_before", pl.col("person_id").alias("person_after"),
+                pl.lit(run_id).alias("run_id")))
         insert_frame(connection, "link_pairs", pairs)
         insert_frame(connection, "person_history", history.select(
             "retired_id", "successor_id", "reason", pl.lit(run_id).alias("run_id")))

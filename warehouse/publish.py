@@ -15,6 +15,8 @@ import polars as pl
 
 from schemas.published import PUBLISHED_TABLES, PublishedTable
 
+PUBLISHED_BY_NAME = {t.name: t for t in PUBLISHED_TABLES}
+
 
 def create_table_sql(table: PublishedTable, schema: str = "pub") -> str:
     """DDL of one published table, typed as declared."""
@@ -68,22 +70,34 @@ def publish_tables(
             connection.execute(create_table_sql(table))
             for statement in comment_sql(table):
                 connection.execute(statement)
-            if table.name in frames:
-                connection.register("published_frame", frames[table.name])
-                query = f"SELECT {', '.join(table.column_names)} FROM published_frame"
-            else:
-                query = queries[table.name]
-            try:
-                connection.execute(insert_published_sql(table, query))
-            except duckdb.Error as error:
-                raise RuntimeError(f"publishing table {table.name} failed: {error}\n"
-                                   f"SQL: {query}") from error
-            finally:
-                if table.name in frames:
-                    connection.unregister("published_frame")
+            fill_published_table(connection, table.name, frame=frames.get(table.name),
+                                 query=queries.get(table.name))
         connection.execute("CHECKPOINT pub")
     finally:
         connection.execute("DETACH pub")
+    swap_in(target, warehouse)
+
+
+def fill_published_table(connection: duckdb.DuckDBPyConnection, name: str,
+                         frame: pl.DataFrame | None = None, query: str | None = None) -> None:
+    """Insert a polars frame, or the rows of a query over the state, into table pub.<name>."""
+    table = PUBLISHED_BY_NAME[name]
+    if frame is not None:
+        connection.register("published_frame", frame)
+        query = f"SELECT {', '.join(table.column_names)} FROM published_frame"
+    if query is None:
+        raise ValueError(f"publish: no content given for table {name}")
+    try:
+        connection.execute(insert_published_sql(table, query))
+    except duckdb.Error as error:
+        raise RuntimeError(f"publishing table {name} failed: {error}\nSQL: {query}") from error
+    finally:
+        if frame is not None:
+            connection.unregister("published_frame")
+
+
+def swap_in(target: Path, warehouse: Path) -> None:
+    """Make the finished file durable, then replace the warehouse with it in one rename."""
     with target.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(target, warehouse)

@@ -23,7 +23,8 @@ def valid_pseudonym_sql(pseudonym: str, problem: str) -> str:
             f"THEN {pseudonym} END")
 
 
-def person_source_sql(run_id: str) -> str:
+def person_source_sql(run_id: str, records: str = "records_in_use") -> str:
+    """`records`: the records in use, or a subquery narrowing them (a nightly patch)."""
     return f"""
 SELECT r.source, r.record_id, p.person_id, p.match_probability, r.file, r.row_number,
        r.extract_date, r.township_code, r.sex, r.birth_date, r.birth_order,
@@ -33,7 +34,7 @@ SELECT r.source, r.record_id, p.person_id, p.match_probability, r.file, r.row_nu
          AS mother_pseudonym,
        r.mother_id_number_problem AS mother_id_problem, r.event_type,
        '{run_id}' AS run_id
-FROM records_in_use r JOIN record_person p USING (source, record_id)"""
+FROM {records} r JOIN record_person p USING (source, record_id)"""
 
 
 def person_sql(run_id: str) -> str:

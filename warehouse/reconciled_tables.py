@@ -6,18 +6,19 @@ in transforms do the work; discrepancy ids and first-seen runs are kept in the s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import polars as pl
 
 from schemas.canonical import CANONICAL, STAGED_META
-from transforms.indicators import registration_kpi, sex_ratio_cells
+from transforms.indicators import jisheng_record_facts, kpi_from_facts, sex_ratio_cells
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons
 from warehouse import published_queries as queries
 from warehouse.review_decisions import apply_review_decisions
-from warehouse.state_store import insert_frame
+from warehouse.state_store import insert_frame, records_in_use_of_sql
 
 RECONCILED = "reconciled"
 RECORD_COLUMNS = (
@@ -37,15 +38,24 @@ def record_content_sql(alias: str = "r") -> str:
     return f"md5(concat_ws('|', {values}))"
 
 
-def load_linked_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Records in use with person ids; ID numbers only as pseudonyms and masked text."""
+def load_linked_records(connection: duckdb.DuckDBPyConnection,
+                        persons: str | None = None) -> pl.DataFrame:
+    """Records in use with person ids; ID numbers only as pseudonyms and masked text.
+
+    `persons`: a table of person_id; only those children's records are read (a nightly run).
+    """
     columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
+    source = "records_in_use"
+    if persons is not None:
+        connection.execute(f"""CREATE OR REPLACE TEMP TABLE wanted_records AS
+SELECT source, record_id FROM record_person WHERE person_id IN (SELECT person_id FROM {persons})""")
+        source = records_in_use_of_sql("wanted_records")
     return connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
        {record_content_sql()} AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
-FROM records_in_use r JOIN record_person p USING (source, record_id)""").pl().with_columns(
+FROM {source} r JOIN record_person p USING (source, record_id)""").pl().with_columns(
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
 
 
@@ -77,41 +87,97 @@ ON CONFLICT (discrepancy_id) DO UPDATE SET last_run_id = excluded.last_run_id"""
         "discrepancy_id", keep="first", maintain_order=True)
 
 
+@dataclass(frozen=True)
+class ReconciledChildren:
+    """The published rows of some children: everything about them that depends only on their
+    own records, their mother's other children and the holders of their child IDs."""
+
+    person: pl.DataFrame
+    discrepancy: pl.DataFrame
+    review_decision: pl.DataFrame
+    jisheng_facts: pl.DataFrame
+
+
+def reconcile_children(
+    connection: duckdb.DuckDBPyConnection, records: pl.DataFrame, run_id: str,
+    as_of: date | None, keep: pl.Series | None = None, carried_cases: pl.DataFrame | None = None,
+) -> ReconciledChildren:
+    """Golden records, discrepancies (closed where officers' decisions still hold) and 计生
+    record facts of the children in `records`; of those in `keep` only, when given (the others
+    were read as context). `carried_cases`: discrepancy ids of the previous publish that stand
+    unchanged tonight, so their fingerprints carry over (a nightly patch)."""
+    persons = reconcile_persons(records)
+    found = find_discrepancies(records, persons, as_of or date.max)
+    facts = jisheng_record_facts(records, persons)
+    if keep is not None:
+        wanted = keep.implode()
+        persons = persons.filter(pl.col("person_id").is_in(wanted))
+        found = found.filter(pl.col("person_id").is_in(wanted))
+        facts = facts.filter(pl.col("person_id").is_in(wanted))
+    discrepancies, decisions = apply_review_decisions(
+        connection, discrepancy_ids(connection, found, run_id),
+        records.select("source", "record_id", "person_id", "version_key"), run_id,
+        carried_cases)
+    conflicts = discrepancies.filter(pl.col("kind").str.ends_with("_conflict")).select(
+        "person_id").unique().with_columns(pl.lit(True).alias("has_conflict"))
+    person = persons.join(conflicts, on="person_id", how="left").with_columns(
+        pl.col("has_conflict").fill_null(False), pl.lit(run_id).alias("run_id"))
+    return ReconciledChildren(person, discrepancies.with_columns(pl.lit(run_id).alias("run_id")),
+                              decisions, facts)
+
+
+def create_facts_sql() -> str:
+    return """CREATE TABLE IF NOT EXISTS jisheng_facts (
+  person_id VARCHAR, record_id VARCHAR, child_township VARCHAR, in_gongan BOOLEAN,
+  has_hukou_id BOOLEAN, is_accurate BOOLEAN, is_within_policy BOOLEAN)"""
+
+
+def store_jisheng_facts(connection: duckdb.DuckDBPyConnection, facts: pl.DataFrame,
+                        persons: str | None = None) -> None:
+    """Keep every 计生 record's facts for the indicators, replacing all of them, or those of
+    the children in table `persons` (a nightly patch)."""
+    connection.execute(create_facts_sql())
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute("DELETE FROM jisheng_facts" if persons is None else
+                           f"DELETE FROM jisheng_facts WHERE person_id IN "
+                           f"(SELECT person_id FROM {persons})")
+        insert_frame(connection, "jisheng_facts", facts)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 def reconciled_frames(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None
 ) -> dict[str, pl.DataFrame]:
     """person, discrepancy, sex_ratio, registration_kpi and review_decision for this run;
     cases an officer closed stay resolved while their data stay the same."""
     records = load_linked_records(connection)
-    persons = reconcile_persons(records)
-    found = find_discrepancies(records, persons, as_of or date.max)
-    discrepancies, decisions = apply_review_decisions(
-        connection, discrepancy_ids(connection, found, run_id),
-        records.select("source", "record_id", "person_id", "version_key"), run_id)
-    conflicts = discrepancies.filter(pl.col("kind").str.ends_with("_conflict")).select(
-        "person_id").unique().with_columns(pl.lit(True).alias("has_conflict"))
-    person = persons.join(conflicts, on="person_id", how="left").with_columns(
-        pl.col("has_conflict").fill_null(False), pl.lit(run_id).alias("run_id"))
+    children = reconcile_children(connection, records, run_id, as_of)
+    store_jisheng_facts(connection, children.jisheng_facts)
+    persons = children.person
     departments = records.filter(pl.col("source") != "minzheng").sort(
         "source", "person_id", "record_id").unique(["source", "person_id"], keep="first").join(
         persons.select("person_id", pl.col("birth_order").alias("child_birth_order")),
         on="person_id").with_columns(
         pl.when(pl.col("source") == "jisheng").then(pl.col("birth_order"))
         .otherwise(pl.col("child_birth_order")).alias("birth_order"))
-    children = pl.concat([
+    counted = pl.concat([
         departments.select("source", "sex", "township_code", "birth_date", "birth_order"),
         persons.select(pl.lit(RECONCILED).alias("source"), "sex", "township_code",
                        "birth_date", "birth_order"),
     ], how="vertical_relaxed")
-    kpi = registration_kpi(records, persons)
+    kpi = kpi_from_facts(persons, children.jisheng_facts)
     record_kpi_history(connection, kpi, run_id, as_of)
     return {
-        "person": person,
-        "discrepancy": discrepancies.with_columns(pl.lit(run_id).alias("run_id")),
-        "sex_ratio": sex_ratio_cells(children).with_columns(pl.lit(run_id).alias("run_id")),
+        "person": persons,
+        "discrepancy": children.discrepancy,
+        "sex_ratio": sex_ratio_cells(counted).with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi": kpi.with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi_history": kpi_history(connection, run_id),
-        "review_decision": decisions,
+        "review_decision": children.review_decision,
     }
 
 

@@ -418,14 +418,19 @@ def load_link_constraints(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame
 
 
 def store_case_fingerprints(connection: duckdb.DuckDBPyConnection, material: pl.DataFrame,
-                            run_id: str) -> pl.DataFrame:
+                            run_id: str, carried_cases: pl.DataFrame | None = None
+                            ) -> pl.DataFrame:
     """Keep tonight's case fingerprints (md5 of their material) beside the latest publish's;
-    older runs' are dropped. Returns discrepancy_id, fingerprint."""
+    older runs' are dropped. `carried_cases` (discrepancy_id): cases of the latest publish
+    that stand unchanged tonight; their fingerprints carry over. Returns discrepancy_id,
+    fingerprint."""
     for statement in create_review_state_sql():
         connection.execute(statement)
     latest = last_publish(connection)
     keep = [run_id, latest[0]] if latest else [run_id]
     connection.register("case_material", material)
+    connection.register("carried_cases", carried_cases if carried_cases is not None
+                        else pl.DataFrame(schema={"discrepancy_id": pl.String}))
     try:
         connection.execute("BEGIN TRANSACTION")
         connection.execute(
@@ -433,27 +438,35 @@ def store_case_fingerprints(connection: duckdb.DuckDBPyConnection, material: pl.
             " OR run_id = ?", [*keep, run_id])
         connection.execute("INSERT INTO case_fingerprints SELECT ?, discrepancy_id, md5(material)"
                            " FROM case_material", [run_id])
+        if latest and carried_cases is not None:
+            connection.execute(
+                "INSERT INTO case_fingerprints SELECT ?, f.discrepancy_id, f.fingerprint "
+                "FROM case_fingerprints f SEMI JOIN carried_cases USING (discrepancy_id) "
+                "WHERE f.run_id = ?", [run_id, latest[0]])
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     finally:
         connection.unregister("case_material")
+        connection.unregister("carried_cases")
     return connection.sql("SELECT discrepancy_id, fingerprint FROM case_fingerprints "
                           "WHERE run_id = ?", params=[run_id]).pl()
 
 
 def apply_review_decisions(
     connection: duckdb.DuckDBPyConnection, discrepancies: pl.DataFrame, records: pl.DataFrame,
-    run_id: str,
+    run_id: str, carried_cases: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Close the cases decisions in force still match, record what new decisions changed,
     and build the published audit table. Returns (discrepancies, review_decision).
 
-    `records`: source, record_id, person_id, version_key of every record in use.
+    `records`: source, record_id, person_id, version_key of every record in use, or (a
+    nightly patch) of the children whose cases are given, with `carried_cases` the
+    discrepancy ids of the latest publish that stand unchanged.
     """
     material = case_fingerprint_material(discrepancies, records)
-    fingerprints = store_case_fingerprints(connection, material, run_id)
+    fingerprints = store_case_fingerprints(connection, material, run_id, carried_cases)
     decisions = stored_decisions(connection)
     resolved, standing = close_cases(discrepancies, fingerprints, decisions)
     assignments = records.select(

@@ -77,6 +77,16 @@ def create_state_sql(records_folder: Path) -> list[str]:
     ]
 
 
+def records_in_use_of_sql(keys: str) -> str:
+    """records_in_use for the (source, record_id) pairs in table `keys` only: the versions
+    are narrowed before they are ranked, so a nightly run ranks its few records, not all."""
+    return f"""(SELECT * EXCLUDE (version_rank) FROM (
+    SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY {RECORD_ORDER})
+      AS version_rank
+    FROM record_versions SEMI JOIN {keys} USING (source, record_id))
+  WHERE version_rank = 1)"""
+
+
 def records_folder(state_db: Path) -> Path:
     return state_db.parent / "records"
 

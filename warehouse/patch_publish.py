@@ -1,0 +1,267 @@
+"""A nightly publish that redoes only the children the night touched, by patching a copy of
+the previous publish.
+
+A child's golden record and its cases depend on its own records, on its mother's other
+children (birth order is inferred from them) and on whoever else holds its child ID (一号多人).
+So the children linked again since the last publish (state table unpublished_links), those
+whose hukou deadline passed since the last as-of date and those named by officers' new
+decisions are "touched"; with their mothers' other children and the other holders of their
+child IDs they are "affected" and reconciled again; those children's own mothers' children
+and ID holders are read as well, as context, so that every affected child is computed
+exactly as a whole run would. Everything else is carried from the previous publish, whose
+copy is patched and swapped in at once: readers see one run or the next, never a mix.
+Tables that are aggregates (sex ratios, indicators) are recomputed from the patched tables.
+
+The whole path (warehouse.publish.publish_tables) runs instead whenever the patch cannot be
+trusted: no previous publish, a rebuild or full relink, another code basis, an earlier as-of.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.published import PUBLISHED_SCHEMA_VERSION, PUBLISHED_TABLES
+from transforms.indicators import kpi_from_facts, sex_ratio_cells
+from transforms.reconcile import HUKOU_GRACE_MONTHS
+from warehouse import published_queries as queries
+from warehouse.publish import building_path, fill_published_table, swap_in
+from warehouse.reconciled_tables import (
+    RECONCILED,
+    ReconciledChildren,
+    kpi_history,
+    load_linked_records,
+    reconcile_children,
+    record_kpi_history,
+    store_jisheng_facts,
+)
+from warehouse.review_decisions import table_exists
+from warehouse.run_state import last_publish, record_publish
+from warehouse.state_store import record_published_run, records_in_use_of_sql
+
+# Bump when what the reconciled tables hold, or how, changes: the next run publishes whole.
+BASIS_VERSION = 1
+PREVIOUS = "prev"
+# A month is at most 31 days: children born this long before the last as-of date may have
+# passed their hukou deadline since.
+DEADLINE_DAYS = 31 * HUKOU_GRACE_MONTHS + 1
+# Tables carried row by row; every other published table is rebuilt whole (all are small).
+CARRIED = ("person_source", "person", "discrepancy")
+
+
+def create_basis_sql() -> str:
+    return """CREATE TABLE IF NOT EXISTS reconciled_basis (
+  run_id VARCHAR, basis_version INTEGER, schema_version INTEGER)"""
+
+
+def mark_published(connection: duckdb.DuckDBPyConnection, run_id: str, content_key: str,
+                   at: datetime) -> None:
+    """The publish is in place: remember it, and that tonight's links are in it."""
+    connection.execute(create_basis_sql())
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        record_publish(connection, run_id, content_key, at)
+        if table_exists(connection, "unpublished_links"):
+            connection.execute("DELETE FROM unpublished_links")
+        connection.execute("DELETE FROM reconciled_basis")
+        connection.execute("INSERT INTO reconciled_basis VALUES (?, ?, ?)",
+                           [run_id, BASIS_VERSION, PUBLISHED_SCHEMA_VERSION])
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def patch_basis(connection: duckdb.DuckDBPyConnection, warehouse: Path, as_of: date | None
+                ) -> tuple[str, date | None] | None:
+    """(run_id, as_of) of the previous publish when tonight may patch it, else None."""
+    latest = last_publish(connection)
+    if latest is None or not warehouse.exists():
+        return None
+    connection.execute(create_basis_sql())
+    basis = connection.execute(
+        "SELECT run_id FROM reconciled_basis WHERE basis_version = ? AND schema_version = ?",
+        [BASIS_VERSION, PUBLISHED_SCHEMA_VERSION]).fetchall()
+    if not basis or basis[0][0] != latest[0]:
+        return None
+    if not table_exists(connection, "unpublished_links") or connection.execute(
+            "SELECT count(*) FROM unpublished_links WHERE member_key IS NULL").fetchall()[0][0]:
+        return None  # a full relink since: every child may have changed
+    previous_as_of = connection.execute(
+        "SELECT as_of FROM published_runs WHERE run_id = ?", [latest[0]]).fetchall()
+    before = previous_as_of[0][0] if previous_as_of else None
+    if (before is None) != (as_of is None) or (before and as_of and as_of < before):
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        shown = reader.execute("SELECT DISTINCT run_id FROM label_source").fetchall()
+    return (latest[0], before) if shown == [(latest[0],)] else None
+
+
+def touched_children_sql(previous_as_of: date | None, as_of: date | None,
+                         with_decisions: bool) -> str:
+    """Children linked again since the last publish (before and after), those whose hukou
+    deadline passed since, and those named by decisions not applied yet."""
+    parts = [
+        "SELECT person_before AS person_id FROM unpublished_links WHERE person_before NOT NULL",
+        "SELECT person_after FROM unpublished_links WHERE person_after NOT NULL",
+    ]
+    if previous_as_of is not None and as_of is not None and as_of != previous_as_of:
+        parts.append(f"SELECT person_id FROM {PREVIOUS}.person "
+                     f"WHERE birth_date >= DATE '{previous_as_of}' - {DEADLINE_DAYS} "
+                     f"AND birth_date < DATE '{as_of}'")
+    if with_decisions:
+        parts += [
+            """SELECT p.person_id FROM review_decisions d JOIN record_person p
+  ON p.member_key IN (d.record_key, d.other_record_key) WHERE d.applied_run_id IS NULL""",
+            f"""SELECT s.person_id FROM review_decisions d JOIN {PREVIOUS}.person_source s
+  ON s.source || ':' || s.record_id IN (d.record_key, d.other_record_key)
+WHERE d.applied_run_id IS NULL""",
+            f"""SELECT c.person_id FROM review_decisions d JOIN {PREVIOUS}.discrepancy c
+  ON c.discrepancy_id = d.case_id WHERE d.applied_run_id IS NULL AND c.person_id NOT NULL""",
+        ]
+    return "\nUNION\n".join(parts)
+
+
+def child_values_sql() -> str:
+    """Every child's mothers and valid child IDs tonight: a touched child's from its records
+    now and from the previous publish (both, so leaving a family counts too), any other
+    child's from the previous publish (unchanged since)."""
+    mother = queries.valid_pseudonym_sql("r.mother_pseudonym", "r.mother_id_number_problem")
+    return f"""
+CREATE OR REPLACE TEMP TABLE touched_records AS
+SELECT source, record_id FROM record_person
+WHERE person_id IN (SELECT person_id FROM touched_children);
+CREATE OR REPLACE TEMP TABLE child_values AS
+SELECT p.person_id, {mother} AS mother,
+       CASE WHEN r.child_id_number_problem IS NULL THEN r.child_id_pseudonym END AS child_id
+FROM {records_in_use_of_sql('touched_records')} r JOIN record_person p
+  USING (source, record_id)
+UNION ALL
+SELECT person_id, mother_pseudonym, NULL FROM {PREVIOUS}.person
+WHERE mother_pseudonym NOT NULL
+UNION ALL
+SELECT person_id, NULL, child_id_pseudonym FROM {PREVIOUS}.person_source
+WHERE child_id_pseudonym NOT NULL AND child_id_problem IS NULL;"""
+
+
+def with_neighbours_sql(children: str, target: str) -> str:
+    """`target` := `children` and every child sharing a mother or a child ID with one."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {target} AS
+WITH own AS (SELECT * FROM child_values WHERE person_id IN (SELECT person_id FROM {children}))
+SELECT person_id FROM {children}
+UNION SELECT v.person_id FROM child_values v JOIN own o ON v.mother = o.mother
+UNION SELECT v.person_id FROM child_values v JOIN own o ON v.child_id = o.child_id"""
+
+
+def department_children_sql(schema: str) -> str:
+    """The sex ratio's input from published tables: each department's own values for each
+    child it holds (its first record), and each reconciled child."""
+    return f"""
+SELECT source, sex, township_code, birth_date, birth_order FROM (
+  SELECT DISTINCT ON (s.source, s.person_id) s.source, s.sex, s.township_code, s.birth_date,
+         CASE WHEN s.source = 'jisheng' THEN s.birth_order ELSE p.birth_order END
+           AS birth_order
+  FROM {schema}.person_source s JOIN {schema}.person p USING (person_id)
+  WHERE s.source <> 'minzheng'
+  ORDER BY s.source, s.person_id, s.record_id)
+UNION ALL
+SELECT '{RECONCILED}', sex, township_code, birth_date, birth_order FROM {schema}.person"""
+
+
+def patch_published(
+    connection: duckdb.DuckDBPyConnection,
+    warehouse: Path,
+    run_id: str,
+    as_of: date | None,
+    previous_as_of: date | None,
+    run_row: dict[str, object],
+    whole_queries: Mapping[str, str],
+    whole_frames: Mapping[str, pl.DataFrame],
+) -> dict[str, int]:
+    """Reconcile the affected children, patch a copy of the previous publish and swap it in.
+
+    `run_row`: this run's row of the run table (its discrepancy count is filled in here).
+    `whole_queries` / `whole_frames`: the small tables rebuilt whole (person_history,
+    quarantine, run, labels). Returns counts for the log.
+    """
+    target = building_path(warehouse)
+    target.unlink(missing_ok=True)
+    target.with_name(target.name + ".wal").unlink(missing_ok=True)
+    connection.execute(f"ATTACH '{warehouse}' AS {PREVIOUS} (READ_ONLY)")
+    try:
+        connection.execute("CREATE OR REPLACE TEMP TABLE touched_children AS " +
+                           touched_children_sql(previous_as_of, as_of,
+                                                table_exists(connection, "review_decisions")))
+        connection.execute(child_values_sql())
+        connection.execute(with_neighbours_sql("touched_children", "affected_children"))
+        connection.execute(with_neighbours_sql("affected_children", "context_children"))
+        affected = connection.sql("SELECT person_id FROM affected_children").pl().get_column(
+            "person_id")
+        carried_cases = connection.sql(
+            f"SELECT discrepancy_id FROM {PREVIOUS}.discrepancy WHERE person_id IS NULL OR "
+            "person_id NOT IN (SELECT person_id FROM affected_children)").pl()
+    finally:
+        connection.execute(f"DETACH {PREVIOUS}")
+    records = load_linked_records(connection, persons="context_children")
+    children = reconcile_children(connection, records, run_id, as_of, keep=affected,
+                                  carried_cases=carried_cases)
+    store_jisheng_facts(connection, children.jisheng_facts, persons="affected_children")
+    connection.execute("""CREATE OR REPLACE TEMP TABLE affected_records AS
+SELECT source, record_id FROM record_person
+WHERE person_id IN (SELECT person_id FROM affected_children)""")
+    shutil.copyfile(warehouse, target)
+    connection.execute(f"ATTACH '{target}' AS pub")
+    try:
+        # No transaction: one may write a single database, and this copy is thrown away
+        # unless every step succeeds.
+        counts = patch_tables(connection, run_id, as_of, children, run_row,
+                              whole_queries, whole_frames)
+        connection.execute("CHECKPOINT pub")
+    finally:
+        connection.execute("DETACH pub")
+    swap_in(target, warehouse)
+    return {**counts, "affected_children": affected.len(), "context_records": records.height}
+
+
+def patch_tables(
+    connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None,
+    children: ReconciledChildren, run_row: dict[str, object],
+    whole_queries: Mapping[str, str], whole_frames: Mapping[str, pl.DataFrame],
+) -> dict[str, int]:
+    """On the copy `pub`: carried tables patched, the rest rebuilt. Returns the carried
+    tables' row counts."""
+    for carried in CARRIED:
+        connection.execute(f"UPDATE pub.{carried} SET run_id = ?", [run_id])
+        connection.execute(f"DELETE FROM pub.{carried} WHERE person_id IN "
+                           "(SELECT person_id FROM affected_children)")
+    fill_published_table(connection, "person_source", query=queries.person_source_sql(
+        run_id, records_in_use_of_sql("affected_records")))
+    fill_published_table(connection, "person", frame=children.person)
+    fill_published_table(connection, "discrepancy", frame=children.discrepancy)
+    counts = {name: int(connection.execute(f"SELECT count(*) FROM pub.{name}").fetchall()[0][0])
+              for name in CARRIED}
+    record_published_run(connection, {**run_row, "discrepancies": counts["discrepancy"]})
+    counted = connection.sql(department_children_sql("pub")).pl()
+    persons = connection.sql("SELECT township_code, in_jisheng, in_weisheng, in_gongan, "
+                             "in_minzheng FROM pub.person").pl()
+    kpi = kpi_from_facts(persons, connection.sql("SELECT * FROM jisheng_facts").pl())
+    record_kpi_history(connection, kpi, run_id, as_of)
+    rebuilt = {
+        **whole_frames,
+        "sex_ratio": sex_ratio_cells(counted).with_columns(pl.lit(run_id).alias("run_id")),
+        "registration_kpi": kpi.with_columns(pl.lit(run_id).alias("run_id")),
+        "registration_kpi_history": kpi_history(connection, run_id),
+        "review_decision": children.review_decision,
+    }
+    for table in PUBLISHED_TABLES:
+        if table.name not in CARRIED:
+            connection.execute(f"DELETE FROM pub.{table.name}")
+            fill_published_table(connection, table.name, frame=rebuilt.get(table.name),
+                                 query=whole_queries.get(table.name))
+    return counts
