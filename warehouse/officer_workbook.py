@@ -7,8 +7,10 @@ in two files. The county's adds the township table and each department's rejecte
 
 from __future__ import annotations
 
+import io
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -42,6 +44,7 @@ from warehouse.workbook_frames import (
     rejected_rows,
     summary_figures,
 )
+from warehouse.workbook_rows import SheetRows, fill_sheet_rows
 from warehouse.workbook_sheets import (
     WORKBOOK_OPTIONS,
     Formats,
@@ -106,20 +109,36 @@ def township_file_name(code: str, name: str) -> str:
     return f"{WORKBOOK_TITLE}_{UNSAFE_IN_FILE_NAME.sub('_', name)}_{code}.xlsx"
 
 
-def open_workbook(path: Path, title: str, run_id: str) -> tuple[Workbook, Formats]:
-    book = Workbook(str(partial_path(path)), WORKBOOK_OPTIONS)
+@dataclass
+class OpenWorkbook:
+    """A workbook being written: xlsxwriter's layout in memory, and the list sheets' rows
+    still to be added (workbook_rows)."""
+
+    path: Path
+    book: Workbook
+    formats: Formats
+    skeleton: io.BytesIO
+    deferred: list[SheetRows] = field(default_factory=list)
+
+
+def open_workbook(path: Path, title: str, run_id: str) -> OpenWorkbook:
+    skeleton = io.BytesIO()
+    book = Workbook(skeleton, WORKBOOK_OPTIONS)
     book.set_properties({"title": title, "subject": run_id, "comments": MASK_NOTE})
-    return book, add_formats(book)
+    return OpenWorkbook(path, book, add_formats(book), skeleton)
 
 
 def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial.xlsx")
 
 
-def close_workbook(book: Workbook, path: Path) -> Path:
-    """Close, then rename into place: an officer never opens half a workbook."""
+def close_workbook(workbook: OpenWorkbook) -> Path:
+    """Close, add the list sheets' rows, then rename into place: an officer never opens
+    half a workbook."""
+    path = workbook.path
     try:
-        book.close()
+        workbook.book.close()
+        fill_sheet_rows(workbook.skeleton, partial_path(path), workbook.deferred)
         os.replace(partial_path(path), path)
     finally:
         partial_path(path).unlink(missing_ok=True)
@@ -135,7 +154,8 @@ def write_county_workbook(
     files: dict[str, Path],
 ) -> Path:
     """汇总, 各乡镇, the cases without a township, and each department's rejected rows."""
-    book, formats = open_workbook(path, f"{WORKBOOK_TITLE}（{COUNTY_LABEL}）", figures.run_id)
+    workbook = open_workbook(path, f"{WORKBOOK_TITLE}（{COUNTY_LABEL}）", figures.run_id)
+    book, formats = workbook.book, workbook.formats
     taken: set[str] = set()
     write_summary_sheet(book, formats, SUMMARY_SHEET, f"{WORKBOOK_TITLE}：{COUNTY_LABEL}",
                         run_facts(figures, COUNTY_LABEL, COUNTY_NOTE),
@@ -143,36 +163,37 @@ def write_county_workbook(
     write_formatted_sheet(book, formats, TOWNSHIPS_SHEET, TOWNSHIP_COLUMNS,
                           township_rows(figures, all_cases, files, path),
                           township_formats(formats), taken)
-    write_case_sheets(book, formats, unplaced_cases, taken)
+    write_case_sheets(workbook, unplaced_cases, taken)
     for source in [*SOURCE_LABELS, None]:
         rows = rejects.filter(pl.col("source").eq_missing(source))
         if source is None and rows.height == 0:
             continue
         label = SOURCE_LABELS[source] if source else UNKNOWN_SOURCE_LABEL
         write_table_sheet(book, formats, f"{label}{REJECTS_SHEET_SUFFIX}",
-                          reject_columns(SOURCES.get(source or "")), rows, taken)
-    return close_workbook(book, path)
+                          reject_columns(SOURCES.get(source or "")), rows, taken,
+                          workbook.deferred)
+    return close_workbook(workbook)
 
 
 def write_township_workbook(
     path: Path, figures: SummaryFigures, code: str, name: str, cases: pl.DataFrame
 ) -> Path:
     """汇总 of the township and its open cases, one sheet per kind."""
-    book, formats = open_workbook(path, f"{WORKBOOK_TITLE}（{name}）", figures.run_id)
+    workbook = open_workbook(path, f"{WORKBOOK_TITLE}（{name}）", figures.run_id)
     taken: set[str] = set()
-    write_summary_sheet(book, formats, SUMMARY_SHEET, f"{WORKBOOK_TITLE}：{name}（{code}）",
+    write_summary_sheet(workbook.book, workbook.formats, SUMMARY_SHEET,
+                        f"{WORKBOOK_TITLE}：{name}（{code}）",
                         run_facts(figures, f"{name}（{code}）", TOWNSHIP_NOTE),
-                        summary_tables(figures, code, formats), taken)
-    write_case_sheets(book, formats, cases, taken)
-    return close_workbook(book, path)
+                        summary_tables(figures, code, workbook.formats), taken)
+    write_case_sheets(workbook, cases, taken)
+    return close_workbook(workbook)
 
 
-def write_case_sheets(book: Workbook, formats: Formats, cases: pl.DataFrame,
-                      taken: set[str]) -> None:
+def write_case_sheets(workbook: OpenWorkbook, cases: pl.DataFrame, taken: set[str]) -> None:
     """One sheet per kind with open cases, conflicts first (the order of the kind codes)."""
     by_kind = {key[0]: frame for key, frame in cases.partition_by(
         "kind", as_dict=True, maintain_order=True).items()}
     for kind in sorted(by_kind, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER
                                                else len(KIND_ORDER), k)):
-        write_table_sheet(book, formats, KIND_LABELS.get(kind, kind), CASE_COLUMNS,
-                          by_kind[kind], taken)
+        write_table_sheet(workbook.book, workbook.formats, KIND_LABELS.get(kind, kind),
+                          CASE_COLUMNS, by_kind[kind], taken, workbook.deferred)

@@ -1,7 +1,8 @@
 """Officers' workbook, the sheets: xlsxwriter layout of tables built in workbook_frames.
 
-Big sheets stream row by row (constant_memory) from lists polars already built; only the
-small summary tables are written cell by cell, to give each figure its number format.
+xlsxwriter lays out every sheet and writes the small ones cell by cell, to give each figure
+its number format; the data rows of the big list sheets are left to workbook_rows, which
+builds their XML from whole columns and adds them when the workbook is closed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from schemas.review import DECISION_CHOICES, ReviewColumn
 from schemas.workbook import DECISION_PROMPT, SheetColumn
+from warehouse.workbook_rows import SheetRows, can_build_rows
 
 # Text stays text: a department's value starting with "=" is not a formula, nor a URL.
 WORKBOOK_OPTIONS: dict[str, object] = {
@@ -71,11 +73,13 @@ def write_table_sheet(
     columns: Sequence[SheetColumn],
     frame: pl.DataFrame,
     taken: set[str],
+    deferred: list[SheetRows],
     freeze_columns: int = 1,
 ) -> list[str]:
     """A list sheet: header row first (the review loop finds its columns there), frozen,
     filtered, one frame row per sheet row; continued on further sheets past Excel's limit.
-    A 核查结论 column gets the drop-down of the four decisions."""
+    A 核查结论 column gets the drop-down of the four decisions. The data rows go to
+    `deferred`, to be added when the workbook is closed (workbook_rows)."""
     headers = [c.header for c in columns]
     names = []
     chunks = [frame.slice(start, EXCEL_MAX_DATA_ROWS)
@@ -94,9 +98,12 @@ def write_table_sheet(
             add_decision_list(sheet, headers.index(ReviewColumn.DECISION.value), chunk.height)
         sheet.ignore_errors({"number_stored_as_text":
                              f"A1:{xl_rowcol_to_cell(last_row, len(columns) - 1)}"})
-        for row_number, row in enumerate(
-                chunk.select(c.name for c in columns).iter_rows(), start=1):
-            sheet.write_row(row_number, 0, row)
+        cells = chunk.select(c.name for c in columns)
+        if not can_build_rows(cells):
+            for row_number, row in enumerate(cells.iter_rows(), start=1):
+                sheet.write_row(row_number, 0, row)
+        elif cells.height:
+            deferred.append(SheetRows.for_sheet(sheet.index, cells))
     return names
 
 

@@ -1,0 +1,195 @@
+"""Officers' workbook, the rows of the big list sheets as sheet XML built by polars.
+
+xlsxwriter spends ~15 µs of Python per cell; a county's 800,000 cases are 22 million cells.
+So xlsxwriter writes each workbook with only the header row of its list sheets (the layout,
+formats, filter, drop-down), and the data rows are built here for whole columns at once, in
+exactly the XML xlsxwriter writes in constant_memory mode (inline strings, numbers `.16G`),
+then spliced into the sheet's part when the workbook file is assembled.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+import polars as pl
+from xlsxwriter.utility import xl_col_to_name, xl_range
+
+# Excel caps a cell at 32767 UTF-16 units; xlsxwriter truncates longer text (a string of at
+# most half that many characters cannot exceed it, so only longer ones need the exact check).
+CELL_MAX_UTF16 = 32_767
+ROWS_PER_PIECE = 20_000  # rows built and compressed together: bounds the memory per sheet
+COPY_BUFFER_BYTES = 1 << 20
+# xlsxwriter's escapes, in its order (xmlwriter._escape_control_characters, _escape_data):
+# a literal "_xHHHH_" keeps its meaning by escaping its underscore; control characters
+# other than tab and newline become _xHHHH_; then &, < and > as entities.
+LITERAL_ESCAPE_PATTERN = r"_x[0-9a-fA-F]{4}_"
+CONTROL_CHARACTERS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))]
+NON_CHARACTERS = ["\ufffe", "\uffff"]
+CONTROL_ESCAPES = [f"_x{ord(c):04X}_" for c in CONTROL_CHARACTERS + NON_CHARACTERS]
+XML_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+NUMBER_DTYPES = (pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8,
+                 pl.UInt64, pl.UInt32, pl.UInt16, pl.UInt8)
+ROW_NUMBER = "__row_number"
+SHEET_DATA_END = b"</sheetData>"
+DIMENSION = re.compile(rb'<dimension ref="[A-Z0-9:]+"/>')
+
+
+@dataclass(frozen=True)
+class SheetRows:
+    """Data rows for one sheet part, to be written after its header row (row 0)."""
+
+    part: str  # the sheet's XML part in the package: xl/worksheets/sheet<N>.xml
+    frame: pl.DataFrame  # one column per sheet column, in order
+
+    @classmethod
+    def for_sheet(cls, sheet_index: int, frame: pl.DataFrame) -> SheetRows:
+        return cls(f"xl/worksheets/sheet{sheet_index + 1}.xml", frame)
+
+
+def can_build_rows(frame: pl.DataFrame) -> bool:
+    """Text and number columns only: the only cell kinds the list sheets hold."""
+    return all(dtype == pl.String or dtype in NUMBER_DTYPES for dtype in frame.dtypes)
+
+
+def escaped_text(text: pl.Expr) -> pl.Expr:
+    """Cell text as xlsxwriter escapes it for an inline string.
+
+    >>> pl.select(escaped_text(pl.lit("a<b & _x0041_\\x01"))).item()
+    'a&lt;b &amp; _x005F_x0041__x0001_'
+    """
+    return (text.str.replace_all(LITERAL_ESCAPE_PATTERN, "_x005F${0}")
+            .str.replace_many(CONTROL_CHARACTERS + NON_CHARACTERS, CONTROL_ESCAPES)
+            .str.replace_many(list(XML_TEXT_ESCAPES), list(XML_TEXT_ESCAPES.values())))
+
+
+def string_cell(name: str, letter: str) -> pl.Expr:
+    """`<c r=".." t="inlineStr">` of a text column; null (no cell) for null or empty text."""
+    text = escaped_text(pl.col(name))
+    # before the entities: they never start or end with white space, so the test is the same
+    preserve = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"'))
+    return pl.when(pl.col(name).is_not_null() & (pl.col(name) != "")).then(pl.concat_str(
+        pl.lit(f'<c r="{letter}'), pl.col(ROW_NUMBER), pl.lit('" t="inlineStr"><is><t'),
+        preserve.otherwise(pl.lit("")), pl.lit(">"), text, pl.lit("</t></is></c>")))
+
+
+def number_cell(name: str, letter: str) -> pl.Expr:
+    """`<c r=".."><v>` of a number column already formatted as text; null for null."""
+    return pl.concat_str(pl.lit(f'<c r="{letter}'), pl.col(ROW_NUMBER), pl.lit('"><v>'),
+                         pl.col(name), pl.lit("</v></c>"))
+
+
+def number_text(value: float | int | None) -> str | None:
+    """A number as xlsxwriter writes it (`.16G`); it refuses NaN and infinities, so do we."""
+    if value is None:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{value} cannot be written to a workbook cell")
+    return f"{value:.16G}"
+
+
+def utf16_truncated(text: str | None) -> str | None:
+    """Text cut to Excel's cell limit in UTF-16 units, never inside a character (as
+    xlsxwriter cuts it: a character above U+FFFF counts 2)."""
+    if text is None or len(text) <= CELL_MAX_UTF16 // 2:
+        return text
+    length = 0
+    for index, character in enumerate(text):
+        length += 2 if ord(character) > 0xFFFF else 1
+        if length > CELL_MAX_UTF16:
+            return text[:index]
+    return text
+
+
+def as_cell_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Numbers formatted by Python's `.16G` (exactly xlsxwriter's text), long text cut."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        series = frame.get_column(name)
+        if dtype in NUMBER_DTYPES:
+            series = pl.Series(name, [number_text(v) for v in series.to_list()], pl.String)
+        elif series.str.len_chars().gt(CELL_MAX_UTF16 // 2).any():
+            series = pl.Series(name, [utf16_truncated(v) for v in series.to_list()], pl.String)
+        columns.append(series)
+    return pl.DataFrame(columns)
+
+
+def rows_xml(frame: pl.DataFrame, first_row: int) -> pl.Series:
+    """One `<row>` element per frame row (sheet row `first_row` onward, 0-based), null where
+    the row has no cell, which is where xlsxwriter writes no row either."""
+    cells = []
+    for index, (name, dtype) in enumerate(frame.schema.items()):
+        letter = xl_col_to_name(index)
+        cells.append(number_cell(name, letter) if dtype in NUMBER_DTYPES
+                     else string_cell(name, letter))
+    values = as_cell_values(frame).with_columns(
+        pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64)
+        .cast(pl.String).alias(ROW_NUMBER))
+    # number columns are text now; their dtype above picked the cell kind
+    return values.select(
+        pl.when(pl.any_horizontal(has_cell(name, pl.String()) for name in frame.columns))
+        .then(pl.concat_str(
+            pl.lit('<row r="'), pl.col(ROW_NUMBER), pl.lit('">'),
+            pl.concat_str(cells, ignore_nulls=True), pl.lit("</row>"))).alias("row")
+    ).get_column("row")
+
+
+def has_cell(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Whether xlsxwriter writes a cell for this value: not null, and text not empty."""
+    present = pl.col(name).is_not_null()
+    return present & (pl.col(name) != "") if dtype == pl.String else present
+
+
+def last_row_with_cell(frame: pl.DataFrame, first_row: int) -> int | None:
+    """The sheet row (0-based) of the frame's last row that has a cell, None if none has."""
+    rows = frame.select(pl.any_horizontal(
+        has_cell(name, dtype) for name, dtype in frame.schema.items())).to_series()
+    found = rows.arg_true()
+    return int(found[-1]) + first_row if found.len() else None
+
+
+def write_sheet_part(skeleton: bytes, frame: pl.DataFrame, out: IO[bytes]) -> None:
+    """The sheet part xlsxwriter wrote (header row only) with the data rows spliced in and
+    its dimension widened to the last row that has a cell, as xlsxwriter would widen it."""
+    end = skeleton.index(SHEET_DATA_END)
+    dimension = DIMENSION.search(skeleton)
+    if dimension is None:
+        raise ValueError("sheet part without a <dimension>: not one xlsxwriter wrote")
+    # the header row spans every column, so the dimension's columns are the frame's
+    last_row = last_row_with_cell(frame, first_row=1) or 0
+    ref = xl_range(0, 0, last_row, frame.width - 1).encode()
+    out.write(skeleton[: dimension.start()] + b'<dimension ref="' + ref + b'"/>'
+              + skeleton[dimension.end(): end])
+    for start in range(0, frame.height, ROWS_PER_PIECE):
+        rows = rows_xml(frame.slice(start, ROWS_PER_PIECE), first_row=1 + start)
+        out.write(rows.drop_nulls().str.join("").cast(pl.Binary).item())
+    out.write(skeleton[end:])
+
+
+def fill_sheet_rows(skeleton: io.BytesIO, target: Path, rows: Sequence[SheetRows]) -> None:
+    """Copy the workbook xlsxwriter wrote into memory to `target`, each sheet in `rows` with
+    its data rows; every other part as it was (same names, order, dates, compression)."""
+    by_part = {sheet.part: sheet.frame for sheet in rows}
+    with ZipFile(skeleton) as source, ZipFile(target, "w", ZIP_DEFLATED) as package:
+        for info in source.infolist():
+            data = source.read(info)
+            frame = by_part.get(info.filename)
+            if frame is None:
+                package.writestr(info, data)
+                continue
+            with tempfile.TemporaryFile(dir=target.parent) as part:
+                write_sheet_part(data, frame, part)
+                filled = ZipInfo(info.filename, info.date_time)
+                filled.compress_type = info.compress_type
+                filled.external_attr = info.external_attr
+                filled.file_size = part.tell()  # lets zipfile choose Zip64 only when needed
+                part.seek(0)
+                with package.open(filled, "w") as entry:
+                    shutil.copyfileobj(part, entry, COPY_BUFFER_BYTES)
