@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 MAX_BLOCK_SIZE = 60
@@ -60,44 +61,78 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 )
 
 
-def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> pl.DataFrame:
+def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> tuple[np.ndarray, np.ndarray]:
     """rec and one 64-bit hash of the rule's key columns (records missing a part dropped).
 
-    Joining on one integer instead of several text columns is what makes a pass cheap; a
+    Grouping on one integer instead of several text columns is what makes a pass cheap; a
     hash collision can only add a candidate pair, which comparison then rejects.
     """
     names = [f"k{i}" for i in range(len(keys))]
-    return frame.select(
+    keyed = frame.select(
         "rec", *[k.alias(n) for k, n in zip(keys, names, strict=True)]
     ).drop_nulls(names).select("rec", pl.struct(names).hash().alias("key"))
+    return keyed.get_column("rec").to_numpy(), keyed.get_column("key").to_numpy()
 
 
-def usable_keys(keyed: pl.DataFrame, max_block: int) -> tuple[pl.DataFrame, int]:
-    """Drop records whose key is shared by more than `max_block`; count such keys."""
-    sizes = keyed.group_by("key").agg(pl.len().alias("block_size"))
-    oversized = sizes.filter(pl.col("block_size") > max_block).select("key")
-    return keyed.join(oversized, on="key", how="anti"), oversized.height
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions start, start + 1, ..., start + count - 1 of every span, one after another."""
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + np.arange(total) - offsets
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Records sorted by key, and where each usable key's block starts and ends."""
+
+    recs: np.ndarray  # record numbers in key order
+    keys: np.ndarray  # each usable block's key, ascending
+    starts: np.ndarray
+    ends: np.ndarray
+    oversized: int  # keys shared by more than the block size allowed
+
+
+def usable_blocks(recs: np.ndarray, keys: np.ndarray, max_block: int) -> Blocks:
+    """Records grouped by key; a key shared by more than `max_block` records is left out."""
+    by_key = pl.DataFrame({"rec": recs, "key": keys}).sort("key")
+    recs, keys = by_key.get_column("rec").to_numpy(), by_key.get_column("key").to_numpy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size \
+        else np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], keys.size].astype(np.int64)
+    usable = ends - starts <= max_block
+    return Blocks(recs, keys[starts[usable]], starts[usable], ends[usable],
+                  int((~usable).sum()))
+
+
+def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Each pair as one integer: the smaller record number first."""
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    return low.astype(np.uint64) * np.uint64(PAIR_BASE) + high.astype(np.uint64)
 
 
 def rule_pairs(
     rule: BlockingRule, probe: pl.DataFrame, build: pl.DataFrame, max_block: int
-) -> tuple[pl.DataFrame, int]:
-    """Pairs (rec_l < rec_r) proposed by one rule, and how many keys were too big to use."""
-    built, oversized = usable_keys(blocking_keys(build, rule.build_keys), max_block)
+) -> tuple[pl.Series, int]:
+    """Pairs proposed by one rule (packed, each once), and how many keys were too big to use.
+
+    Records are sorted by key once; a symmetric pass enumerates each block's pairs by
+    position (no join at all), an asymmetric one joins its probe keys to the usable blocks.
+    """
+    blocks = usable_blocks(*blocking_keys(build, rule.build_keys), max_block)
+    sizes = blocks.ends - blocks.starts
     if probe is build and rule.build is None:
-        # A full run's symmetric pass is a self-join: keep each pair once, in order.
-        pairs = built.join(built, on="key", suffix="_b").filter(
-            pl.col("rec") < pl.col("rec_b")).select(
-            pl.col("rec").alias("rec_l"), pl.col("rec_b").alias("rec_r"))
-        return pairs, oversized
-    probed = blocking_keys(probe, rule.probe)
-    pairs = probed.join(built, on="key", how="inner", suffix="_b").filter(
-        pl.col("rec") != pl.col("rec_b")
-    ).select(
-        pl.min_horizontal("rec", "rec_b").alias("rec_l"),
-        pl.max_horizontal("rec", "rec_b").alias("rec_r"),
-    ).unique()
-    return pairs, oversized
+        # A full run's symmetric pass: every pair inside a block once.
+        first = spans(blocks.starts, sizes)
+        later = np.repeat(blocks.ends, sizes) - first - 1
+        left, right = np.repeat(first, later), spans(first + 1, later)
+        return pl.Series(pair_keys(blocks.recs[left], blocks.recs[right])), blocks.oversized
+    probe_recs, probe_keys = blocking_keys(probe, rule.probe)
+    usable = spans(blocks.starts, sizes)
+    pairs = pl.DataFrame({"rec": probe_recs, "key": probe_keys}).join(
+        pl.DataFrame({"rec_b": blocks.recs[usable], "key": np.repeat(blocks.keys, sizes)}),
+        on="key").filter(pl.col("rec") != pl.col("rec_b"))
+    packed = pair_keys(pairs.get_column("rec").to_numpy(), pairs.get_column("rec_b").to_numpy())
+    return pl.Series(packed).unique(), blocks.oversized
 
 
 def block_pairs(
@@ -115,20 +150,24 @@ def block_pairs(
     found = []
     stats = []
     for index, rule in enumerate(rules):
-        pairs, oversized = rule_pairs(rule, probe, build, max_block)
+        packed, oversized = rule_pairs(rule, probe, build, max_block)
         if rule.build is not None:
             reverse = BlockingRule(rule.name, rule.build, rule.probe)
             back, oversized_back = rule_pairs(reverse, probe, build, max_block)
-            pairs = pl.concat([pairs, back]).unique()
+            packed = pl.concat([packed, back]).unique()
             oversized += oversized_back
-        found.append(pairs.select(
-            (pl.col("rec_l").cast(pl.UInt64) * PAIR_BASE + pl.col("rec_r").cast(pl.UInt64))
-            .alias("pair"), pl.lit(index, dtype=pl.UInt8).alias("rule")))
-        stats.append({"rule": rule.name, "pairs": pairs.height, "oversized_keys": oversized})
+        found.append(pl.DataFrame({"pair": packed, "rule": np.full(packed.len(), index,
+                                                                   dtype=np.uint8)}))
+        stats.append({"rule": rule.name, "pairs": packed.len(), "oversized_keys": oversized})
     every = pl.concat(found) if found else pl.DataFrame(
         schema={"pair": pl.UInt64, "rule": pl.UInt8})
-    # Pairs packed into one integer make the union of all passes one group-by.
-    pairs = every.group_by("pair").agg(pl.col("rule").min()).sort("pair").select(
+    # Pairs packed into one integer make the union of all passes one stable sort: the first
+    # of each run of equal pairs is the first rule that proposed it.
+    every = every.sort("pair", maintain_order=True)
+    ordered = every.get_column("pair").to_numpy()
+    first = pl.Series(np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else [],
+                      dtype=pl.Boolean)
+    pairs = every.filter(first).select(
         (pl.col("pair") // PAIR_BASE).cast(pl.Int64).alias("rec_l"),
         (pl.col("pair") % PAIR_BASE).cast(pl.Int64).alias("rec_r"),
         pl.col("rule").replace_strict({i: rule.name for i, rule in enumerate(rules)},
