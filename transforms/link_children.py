@@ -14,7 +14,7 @@ import polars as pl
 from transforms.apply_decisions import violated_constraints
 from transforms.block import block_pairs
 from transforms.cluster import DEFAULT_CLUSTER_SETTINGS, ClusterSettings, cluster_records
-from transforms.compare import COMPARISONS, compare_pairs
+from transforms.compare import COMPARISONS, compare_pairs, record_positions
 from transforms.link_records import link_records
 from transforms.score import FellegiSunterModel, estimate_m, estimate_u, score_pairs
 
@@ -87,12 +87,21 @@ def with_member_keys(links: pl.DataFrame) -> pl.DataFrame:
 
 
 def flag_pairs(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
-    """Add member keys, and whether a pair may be a duplicate or contradicts a link."""
-    side = links.select("rec", "source", "member_key")
-    return scored.join(
-        side.rename({"rec": "rec_l", "source": "source_l", "member_key": "key_l"}), on="rec_l"
-    ).join(
-        side.rename({"rec": "rec_r", "source": "source_r", "member_key": "key_r"}), on="rec_r"
+    """Add member keys, and whether a pair may be a duplicate or contradicts a link.
+
+    Both records' source and key are gathered by record number (pairs whose record is not
+    in `links` are dropped, as a join would).
+    """
+    left = record_positions(links, scored.get_column("rec_l"))
+    right = record_positions(links, scored.get_column("rec_r"))
+    known = left.is_not_null() & right.is_not_null()
+    if not known.all():
+        scored, left, right = scored.filter(known), left.filter(known), right.filter(known)
+    side = links.select("source", "member_key").rechunk()
+    source, member_key = side.get_column("source"), side.get_column("member_key")
+    return scored.with_columns(
+        source.gather(left).alias("source_l"), member_key.gather(left).alias("key_l"),
+        source.gather(right).alias("source_r"), member_key.gather(right).alias("key_r"),
     ).with_columns(
         ((pl.col("source_l") == pl.col("source_r")) & DUPLICATE_RULE)
         .fill_null(False).alias("is_duplicate_candidate"),

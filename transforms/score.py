@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from transforms.compare import COMPARISONS, Comparison, compare_pairs
+from transforms.compare import COMPARISONS, Comparison, compare_pairs, record_positions
 
 U_SAMPLE_PAIRS = 500_000
 EM_MAX_ITERATIONS = 40
@@ -70,15 +70,19 @@ def level_matrix(levels: pl.DataFrame, comparisons: tuple[Comparison, ...]) -> n
 
 
 def distinct_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct row of levels once, and how many rows share it."""
+    """Each distinct row of levels once (in ascending order of its key), and how many rows
+    share it."""
     if matrix.shape[0] == 0:
         return matrix, np.zeros(0)
     base = int(matrix.max()) + 2  # levels run from -1 (no evidence) to base - 2
-    if float(base) ** matrix.shape[1] < 2.0 ** 62:  # one integer per row: a fast 1-D unique
-        shifted = matrix.astype(np.int64) + 1
-        keys = shifted @ (base ** np.arange(matrix.shape[1], dtype=np.int64))
-        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        return matrix[first], counts.astype(float)
+    if float(base) ** matrix.shape[1] < 2.0 ** 62:  # one integer per row: a fast 1-D group-by
+        keys = np.zeros(matrix.shape[0], dtype=np.int64)
+        for i in range(matrix.shape[1]):
+            keys += (matrix[:, i].astype(np.int64) + 1) * base ** i
+        groups = pl.DataFrame({"key": keys}).with_row_index("row").group_by("key").agg(
+            pl.col("row").first(), pl.len().alias("count")).sort("key")
+        return (matrix[groups.get_column("row").to_numpy()],
+                groups.get_column("count").to_numpy().astype(float))
     patterns, counts = np.unique(matrix, axis=0, return_counts=True)
     return patterns, counts.astype(float)
 
@@ -183,6 +187,17 @@ def name_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
         pl.col(column), (pl.col("n") / total).alias(f"{column}_tf"))
 
 
+def level_weights(levels: pl.Series, weights: np.ndarray) -> pl.Series:
+    """Each pair's weight for its level (0.0 where there is no evidence), by table lookup.
+
+    The table has a slot for every int8 level, so no evidence (-1) and any level the model
+    does not know read 0.0.
+    """
+    table = np.zeros(256)
+    table[:weights.size] = weights
+    return pl.Series(table[levels.cast(pl.Int8).fill_null(-1).to_numpy()], dtype=pl.Float64)
+
+
 def score_pairs(
     levels: pl.DataFrame,
     records: pl.DataFrame,
@@ -192,21 +207,21 @@ def score_pairs(
 ) -> pl.DataFrame:
     """Per pair: each comparison's weight (`<name>_weight`), match_weight, match_probability."""
     weighted = levels.with_columns(
-        pl.col(f"{c.name}_level").replace_strict(
-            list(range(c.level_count)), model.weights(c.name).tolist(),
-            default=0.0, return_dtype=pl.Float64,
-        ).fill_null(0.0).alias(f"{c.name}_weight")
+        level_weights(levels.get_column(f"{c.name}_level"), model.weights(c.name)).alias(
+            f"{c.name}_weight")
         for c in comparisons
     )
+    # Each record's name frequency, gathered onto the pairs by record number: no name text
+    # travels with the millions of pairs, and no join hashes them.
+    left = record_positions(records, levels.get_column("rec_l"))
     for column in tf_columns:
         top = next(c for c in comparisons if c.name == column).level_count - 1
         u_exact = model.u[column][top]
-        # Each record's name frequency, joined to the pairs by record number: no name text
-        # travels with the millions of pairs.
-        tf_of_record = records.select("rec", column).join(
-            name_frequencies(records, column), on=column, how="left").select(
-            pl.col("rec").alias("rec_l"), f"{column}_tf")
-        weighted = weighted.join(tf_of_record, on="rec_l", how="left").with_columns(
+        tf_of_record = records.select(column).join(
+            name_frequencies(records, column), on=column, how="left", maintain_order="left"
+        ).get_column(f"{column}_tf")
+        weighted = weighted.with_columns(tf_of_record.gather(left).alias(f"{column}_tf")
+                                         ).with_columns(
             pl.when(pl.col(f"{column}_level") == top)
             .then(pl.col(f"{column}_weight")
                   + (u_exact / pl.col(f"{column}_tf").clip(lower_bound=1e-9)).log(2))
