@@ -74,21 +74,14 @@ def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> tuple[np.nd
     return keyed.get_column("rec").to_numpy(), keyed.get_column("key").to_numpy()
 
 
-def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The positions start, start + 1, ..., start + count - 1 of every span, one after another."""
-    total = int(counts.sum())
-    offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + np.arange(total) - offsets
-
-
 @dataclass(frozen=True)
 class Blocks:
-    """Records sorted by key, and where each usable key's block starts and ends."""
+    """Records sorted by key; per position, where its block ends and whether it is usable."""
 
     recs: np.ndarray  # record numbers in key order
-    keys: np.ndarray  # each usable block's key, ascending
-    starts: np.ndarray
-    ends: np.ndarray
+    keys: np.ndarray  # their keys, ascending
+    ends: np.ndarray  # one past the last position of the position's block
+    usable: np.ndarray  # the position's block is no bigger than the block size allowed
     oversized: int  # keys shared by more than the block size allowed
 
 
@@ -96,18 +89,34 @@ def usable_blocks(recs: np.ndarray, keys: np.ndarray, max_block: int) -> Blocks:
     """Records grouped by key; a key shared by more than `max_block` records is left out."""
     by_key = pl.DataFrame({"rec": recs, "key": keys}).sort("key")
     recs, keys = by_key.get_column("rec").to_numpy(), by_key.get_column("key").to_numpy()
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size \
-        else np.zeros(0, dtype=np.int64)
-    ends = np.r_[starts[1:], keys.size].astype(np.int64)
+    first = np.r_[True, keys[1:] != keys[:-1]] if keys.size else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], keys.size]
     usable = ends - starts <= max_block
-    return Blocks(recs, keys[starts[usable]], starts[usable], ends[usable],
-                  int((~usable).sum()))
+    block = np.cumsum(first) - 1
+    return Blocks(recs, keys, ends[block], usable[block], int((~usable).sum()))
+
+
+def pairs_within(blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Every two positions of one usable block, found by distance: pass d pairs each
+    position with the one d further on, while that is still in its block."""
+    at = np.flatnonzero(blocks.usable & (blocks.ends - np.arange(blocks.ends.size) > 1))
+    end = blocks.ends[at]
+    lefts, rights = [at], [at + 1]
+    for distance in range(2, int(end.max(initial=0) - at.min(initial=0)) + 1):
+        further = at + distance < end
+        at, end = at[further], end[further]
+        if not at.size:
+            break
+        lefts.append(at)
+        rights.append(at + distance)
+    return np.concatenate(lefts), np.concatenate(rights)
 
 
 def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Each pair as one integer: the smaller record number first."""
     low, high = np.minimum(left, right), np.maximum(left, right)
-    return low.astype(np.uint64) * np.uint64(PAIR_BASE) + high.astype(np.uint64)
+    return (low.astype(np.int64) * PAIR_BASE + high).view(np.uint64)
 
 
 def rule_pairs(
@@ -119,17 +128,13 @@ def rule_pairs(
     position (no join at all), an asymmetric one joins its probe keys to the usable blocks.
     """
     blocks = usable_blocks(*blocking_keys(build, rule.build_keys), max_block)
-    sizes = blocks.ends - blocks.starts
     if probe is build and rule.build is None:
         # A full run's symmetric pass: every pair inside a block once.
-        first = spans(blocks.starts, sizes)
-        later = np.repeat(blocks.ends, sizes) - first - 1
-        left, right = np.repeat(first, later), spans(first + 1, later)
+        left, right = pairs_within(blocks)
         return pl.Series(pair_keys(blocks.recs[left], blocks.recs[right])), blocks.oversized
     probe_recs, probe_keys = blocking_keys(probe, rule.probe)
-    usable = spans(blocks.starts, sizes)
     pairs = pl.DataFrame({"rec": probe_recs, "key": probe_keys}).join(
-        pl.DataFrame({"rec_b": blocks.recs[usable], "key": np.repeat(blocks.keys, sizes)}),
+        pl.DataFrame({"rec_b": blocks.recs[blocks.usable], "key": blocks.keys[blocks.usable]}),
         on="key").filter(pl.col("rec") != pl.col("rec_b"))
     packed = pair_keys(pairs.get_column("rec").to_numpy(), pairs.get_column("rec_b").to_numpy())
     return pl.Series(packed).unique(), blocks.oversized
