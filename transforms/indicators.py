@@ -15,12 +15,15 @@ SRB_NORMAL_RANGE = (103.0, 107.0)
 WILSON_Z_95 = 1.959963984540054
 UNKNOWN_TOWNSHIP = "unknown"
 UNKNOWN_BIRTH_ORDER = 0
+# Periods from a cell's month, year * 100 + month (null when the birth date is unknown): the
+# births are counted once per month, and every coarser period is summed from those counts.
 PERIOD_EXPRESSIONS: dict[str, pl.Expr] = {
     "all": pl.lit("all"),
-    "year": pl.col("birth_date").dt.strftime("%Y"),
-    "quarter": pl.col("birth_date").dt.strftime("%Y") + pl.lit("-Q")
-    + pl.col("birth_date").dt.quarter().cast(pl.String),
-    "month": pl.col("birth_date").dt.strftime("%Y-%m"),
+    "year": (pl.col("month") // 100).cast(pl.String),
+    "quarter": (pl.col("month") // 100).cast(pl.String) + pl.lit("-Q")
+    + ((pl.col("month") % 100 - 1) // 3 + 1).cast(pl.String),
+    "month": (pl.col("month") // 100).cast(pl.String) + pl.lit("-")
+    + (pl.col("month") % 100).cast(pl.String).str.zfill(2),
 }
 SEX_RATIO_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(), "township_code": pl.String(), "birth_order": pl.Int8(),
@@ -59,19 +62,22 @@ def sex_ratio_cells(children: pl.DataFrame) -> pl.DataFrame:
     birth_date. A null township_code counts as `unknown`, a null birth order as 0; in the
     output a null township_code or birth_order means all of them.
     """
-    prepared = children.select(
-        pl.col("source"),
-        pl.col("sex"),
-        pl.col("birth_date"),
+    monthly = children.group_by(
+        "source",
         pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP),
         pl.col("birth_order").fill_null(UNKNOWN_BIRTH_ORDER).cast(pl.Int8),
+        (pl.col("birth_date").dt.year() * 100 + pl.col("birth_date").dt.month()).alias("month"),
+    ).agg(
+        (pl.col("sex") == 1).sum().cast(pl.Int64).alias("males"),
+        (pl.col("sex") == 2).sum().cast(pl.Int64).alias("females"),
+        pl.col("sex").is_null().sum().cast(pl.Int64).alias("unknown_sex"),
     )
     cells = []
     for (period_name, period), by_township, by_order in itertools.product(
         PERIOD_EXPRESSIONS.items(), (False, True), (False, True)
     ):
-        dated = prepared if period_name == "all" else prepared.filter(
-            pl.col("birth_date").is_not_null())
+        dated = monthly if period_name == "all" else monthly.filter(
+            pl.col("month").is_not_null())
         grouped = dated.group_by(
             "source",
             (pl.col("township_code") if by_township
@@ -79,11 +85,7 @@ def sex_ratio_cells(children: pl.DataFrame) -> pl.DataFrame:
             (pl.col("birth_order") if by_order
              else pl.lit(None, dtype=pl.Int8).alias("birth_order")),
             period.alias("period"),
-        ).agg(
-            (pl.col("sex") == 1).sum().cast(pl.Int64).alias("males"),
-            (pl.col("sex") == 2).sum().cast(pl.Int64).alias("females"),
-            pl.col("sex").is_null().sum().cast(pl.Int64).alias("unknown_sex"),
-        )
+        ).agg(pl.col("males", "females", "unknown_sex").sum())
         cells.append(grouped)
     counted = pl.concat(cells).with_columns(
         (pl.col("males") + pl.col("females")).alias("births")
