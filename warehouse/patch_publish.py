@@ -161,15 +161,17 @@ UNION SELECT v.person_id FROM child_values v JOIN own o ON v.child_id = o.child_
 
 def department_children_sql(schema: str) -> str:
     """The sex ratio's input from published tables: each department's own values for each
-    child it holds (its first record), and each reconciled child."""
+    child it holds (its record with the smallest id), and each reconciled child."""
+    values = ("{'sex': sex, 'township_code': township_code, 'birth_date': birth_date, "
+              "'birth_order': birth_order}")
     return f"""
-SELECT source, sex, township_code, birth_date, birth_order FROM (
-  SELECT DISTINCT ON (s.source, s.person_id) s.source, s.sex, s.township_code, s.birth_date,
-         CASE WHEN s.source = 'jisheng' THEN s.birth_order ELSE p.birth_order END
-           AS birth_order
-  FROM {schema}.person_source s JOIN {schema}.person p USING (person_id)
-  WHERE s.source <> 'minzheng'
-  ORDER BY s.source, s.person_id, s.record_id)
+SELECT d.source, d.own.sex AS sex, d.own.township_code AS township_code,
+       d.own.birth_date AS birth_date,
+       CASE WHEN d.source = 'jisheng' THEN d.own.birth_order ELSE p.birth_order END
+         AS birth_order
+FROM (SELECT source, person_id, arg_min({values}, record_id) AS own
+      FROM {schema}.person_source WHERE source <> 'minzheng' GROUP BY source, person_id) d
+JOIN {schema}.person p USING (person_id)
 UNION ALL
 SELECT '{RECONCILED}', sex, township_code, birth_date, birth_order FROM {schema}.person"""
 
