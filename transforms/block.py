@@ -119,20 +119,45 @@ def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (low.astype(np.int64) * PAIR_BASE + high).view(np.uint64)
 
 
+class KeyedRecords:
+    """The asymmetric rules' key hashes and blocks, computed once per frame and distinct
+    key: the ±1-day and swapped-date rules share their build key, and both run in both
+    directions."""
+
+    def __init__(self, max_block: int) -> None:
+        self.max_block = max_block
+        self.keys: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.blocks: dict[tuple[int, str], Blocks] = {}
+
+    def keyed(self, frame: pl.DataFrame, keys: tuple[pl.Expr, ...]
+              ) -> tuple[np.ndarray, np.ndarray]:
+        name = (id(frame), "|".join(key.meta.serialize(format="json") for key in keys))
+        if name not in self.keys:
+            self.keys[name] = blocking_keys(frame, keys)
+        return self.keys[name]
+
+    def grouped(self, frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> Blocks:
+        name = (id(frame), "|".join(key.meta.serialize(format="json") for key in keys))
+        if name not in self.blocks:
+            self.blocks[name] = usable_blocks(*self.keyed(frame, keys), self.max_block)
+        return self.blocks[name]
+
+
 def rule_pairs(
-    rule: BlockingRule, probe: pl.DataFrame, build: pl.DataFrame, max_block: int
+    rule: BlockingRule, probe: pl.DataFrame, build: pl.DataFrame, keyed: KeyedRecords
 ) -> tuple[pl.Series, int]:
     """Pairs proposed by one rule (packed, each once), and how many keys were too big to use.
 
     Records are sorted by key once; a symmetric pass enumerates each block's pairs by
     position (no join at all), an asymmetric one joins its probe keys to the usable blocks.
     """
-    blocks = usable_blocks(*blocking_keys(build, rule.build_keys), max_block)
     if probe is build and rule.build is None:
         # A full run's symmetric pass: every pair inside a block once.
+        blocks = usable_blocks(*blocking_keys(build, rule.build_keys), keyed.max_block)
         left, right = pairs_within(blocks)
         return pl.Series(pair_keys(blocks.recs[left], blocks.recs[right])), blocks.oversized
-    probe_recs, probe_keys = blocking_keys(probe, rule.probe)
+    blocks = keyed.grouped(build, rule.build_keys)
+    probe_recs, probe_keys = keyed.keyed(probe, rule.probe)
     pairs = pl.DataFrame({"rec": probe_recs, "key": probe_keys}).join(
         pl.DataFrame({"rec_b": blocks.recs[blocks.usable], "key": blocks.keys[blocks.usable]}),
         on="key").filter(pl.col("rec") != pl.col("rec_b"))
@@ -154,11 +179,12 @@ def block_pairs(
     """
     found = []
     stats = []
+    keyed = KeyedRecords(max_block)
     for index, rule in enumerate(rules):
-        packed, oversized = rule_pairs(rule, probe, build, max_block)
+        packed, oversized = rule_pairs(rule, probe, build, keyed)
         if rule.build is not None:
             reverse = BlockingRule(rule.name, rule.build, rule.probe)
-            back, oversized_back = rule_pairs(reverse, probe, build, max_block)
+            back, oversized_back = rule_pairs(reverse, probe, build, keyed)
             packed = pl.concat([packed, back]).unique()
             oversized += oversized_back
         found.append(pl.DataFrame({"pair": packed, "rule": np.full(packed.len(), index,
