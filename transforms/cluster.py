@@ -339,8 +339,10 @@ def cluster_records(
         cluster[hard] = members[assigned]
     clusters = pl.DataFrame({"rec": recs, "cluster": cluster},
                             schema={"rec": pl.Int64, "cluster": pl.Int64})
-    at_bound = clusters.group_by("cluster").agg(pl.len().alias("size")).filter(
-        pl.col("size") >= settings.max_cluster_size).sort("cluster")
+    cluster_sizes = np.bincount(positions_in(recs, cluster)[0], minlength=recs.size)
+    bound = np.flatnonzero(cluster_sizes >= settings.max_cluster_size)
+    at_bound = pl.DataFrame({"cluster": recs[bound], "size": cluster_sizes[bound]},
+                            schema={"cluster": pl.Int64, "size": pl.UInt32})
     return clusters, at_bound
 
 

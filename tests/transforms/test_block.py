@@ -171,3 +171,32 @@ def test_no_rules_give_no_pairs() -> None:
     no_rules: tuple[BlockingRule, ...] = ()
     pairs, stats = block_pairs(links, links, rules=no_rules)
     assert pairs.height == 0 and stats.height == 0
+
+
+def test_every_pair_inside_blocks_of_mixed_sizes_is_proposed_once() -> None:
+    """Blocks of 1, 2, 3 and 5 records, interleaved in record order: each pair once."""
+    mothers = ["单丽", "王芳", "李娜", "陈静"]
+    sizes = {"单丽": 1, "王芳": 2, "李娜": 3, "陈静": 5}
+    names = [name for round_ in range(5) for name in mothers if round_ < sizes[name]]
+    links = links_of([{"mother_name": name, "birth_date": date(2013, 5, 4)} for name in names])
+    pairs, _ = block_pairs(links, links, rules=(RULES["mother_pinyin+birth_date+township"],))
+    expected = {(a, b) for a in range(len(names)) for b in range(a + 1, len(names))
+                if names[a] == names[b]}
+    assert pair_set(pairs) == expected
+    assert pairs.height == len(expected) == 1 + 3 + 10
+
+
+def test_probe_mode_and_full_run_agree_on_the_probe_records_pairs() -> None:
+    """Probing every record against every record proposes what the symmetric passes do."""
+    day = date(2013, 5, 4)
+    links = links_of([
+        {"mother_name": "单丽", "birth_date": day},
+        {"mother_name": "善丽", "birth_date": date(2013, 5, 5)},
+        {"mother_name": "单丽", "birth_date": date(2013, 4, 5)},
+        {"mother_name": "王芳", "birth_date": day},
+        {"mother_name": "王芳", "birth_date": day},
+    ])
+    full, full_stats = block_pairs(links, links)
+    probed, probed_stats = block_pairs(links.clone(), links)
+    assert pair_set(probed) == pair_set(full)
+    assert probed_stats.equals(full_stats)

@@ -198,3 +198,22 @@ def test_a_long_chain_is_one_component() -> None:
     chain = links([(i + 1, i) for i in range(n - 1)])
     labels = connected_components(pl.Series("rec", range(n), dtype=pl.Int64), chain)
     assert labels["label"].unique().to_list() == [0]
+
+
+def test_records_numbered_sparsely_cluster_as_when_numbered_densely() -> None:
+    """A nightly run clusters a subset of records: numbers are looked up, not positions."""
+    sources = ("weisheng", "gongan", "jisheng", "weisheng", "gongan", "gongan")
+    pairs = ((0, 1, 0.99), (1, 2, 0.97), (0, 3, 0.9), (3, 4, 0.9), (4, 5, 0.9999, True, False),
+             (2, 5, 0.8, False, True))
+    dense, _ = cluster_records(records(*sources), scored(*pairs))
+    sparse_recs = records(*sources).with_columns(pl.col("rec") * 10 + 7).reverse()
+    sparse_pairs = scored(*pairs).with_columns(pl.col("rec_l", "rec_r") * 10 + 7)
+    sparse, _ = cluster_records(sparse_recs, sparse_pairs)
+    assert sparse["rec"].to_list() == [rec * 10 + 7 for rec in dense["rec"].to_list()]
+    assert sparse["cluster"].to_list() == [c * 10 + 7 for c in dense["cluster"].to_list()]
+
+
+def test_a_link_to_a_record_not_given_links_nothing() -> None:
+    clusters, _ = cluster_records(records("weisheng", "gongan"),
+                                  scored((0, 1, 0.99), (1, 9, 0.99)))
+    assert groups(clusters) == {frozenset({0, 1})}

@@ -188,3 +188,25 @@ def test_every_pair_gets_its_own_levels() -> None:
     pairs = pl.DataFrame({"rec_l": [0, 0, 0, 1], "rec_r": [1, 2, 3, 3]})
     levels = compare_pairs(pairs, links)["mother_name_level"].to_list()
     assert levels == [1, 3, 0, 0]
+
+
+def test_records_need_not_be_numbered_in_row_order() -> None:
+    """A nightly run compares a subset of records: levels follow rec, not row position."""
+    links = link_records(canonical([
+        {"source": "weisheng", "record_id": "W1", "mother_name": "张晓明"},
+        {"source": "gongan", "record_id": "G1", "mother_name": "张晓朋"},
+        {"source": "jisheng", "record_id": "J1", "mother_name": "陈静怡"},
+    ]))
+    renumbered = links.with_columns(pl.Series("rec", [20, 5, 11])).reverse()
+    pairs = pl.DataFrame({"rec_l": [20, 20, 5], "rec_r": [5, 11, 11]})
+    levels = compare_pairs(pairs, renumbered)
+    expected = compare_pairs(pl.DataFrame({"rec_l": [0, 0, 1], "rec_r": [1, 2, 2]}), links)
+    assert levels.drop("rec_l", "rec_r").equals(expected.drop("rec_l", "rec_r"))
+    assert levels["mother_name_level"].to_list() == [1, 0, 0]
+
+
+def test_a_pair_naming_no_record_has_no_evidence() -> None:
+    links = link_records(canonical([{"source": "weisheng", "record_id": "W1",
+                                     "mother_name": "单丽"}]))
+    levels = compare_pairs(pl.DataFrame({"rec_l": [0], "rec_r": [99]}), links)
+    assert levels.drop("rec_l", "rec_r").row(0) == (None,) * len(COMPARISONS)
