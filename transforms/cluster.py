@@ -337,8 +337,10 @@ def cluster_records(
                           officer_r[officers_inside].tolist(), strict=True)),
             settings.max_cluster_size)
         cluster[hard] = members[assigned]
+    # Flagged as sorted by rec (it is): joining another frame sorted by rec is then a merge.
     clusters = pl.DataFrame({"rec": recs, "cluster": cluster},
-                            schema={"rec": pl.Int64, "cluster": pl.Int64})
+                            schema={"rec": pl.Int64, "cluster": pl.Int64}).with_columns(
+        pl.col("rec").set_sorted())
     cluster_sizes = np.bincount(positions_in(recs, cluster)[0], minlength=recs.size)
     bound = np.flatnonzero(cluster_sizes >= settings.max_cluster_size)
     at_bound = pl.DataFrame({"cluster": recs[bound], "size": cluster_sizes[bound]},

@@ -231,7 +231,11 @@ def record_link_probability(clusters: pl.DataFrame, scored: pl.DataFrame) -> pl.
     np.maximum.at(best, left[inside], probability[inside])
     np.maximum.at(best, right[inside], probability[inside])
     linked = recs[np.isfinite(best[recs])]
-    return pl.DataFrame({"rec": linked, "match_probability": best[linked]})
+    probabilities = pl.DataFrame({"rec": linked, "match_probability": best[linked]})
+    if linked.size and bool(np.all(linked[1:] > linked[:-1])):
+        # Sorted as clusters come (by rec): the caller's join on rec is then a merge.
+        probabilities = probabilities.with_columns(pl.col("rec").set_sorted())
+    return probabilities
 
 
 COMPARISON_NAMES = tuple(c.name for c in COMPARISONS)
