@@ -285,8 +285,8 @@ def cluster_records(
              "strength": column(scored, "match_weight")[linked],
              "is_duplicate": is_duplicate[linked], "same_source": same_source[linked],
              "forced": np.zeros(int(linked.sum()), dtype=bool)}
-    contradiction = (column(scored, "is_contradiction")
-                     & ~column(scored, "is_duplicate_candidate"))
+    contradiction = scored.select((pl.col("is_contradiction") & ~pl.col("is_duplicate_candidate"))
+                                  .fill_null(False)).to_series().to_numpy()
     contradicted = np.column_stack([rec_l[contradiction], rec_r[contradiction]])
     officers = (cannot_link.select(pl.col("rec_l", "rec_r").cast(pl.Int64)).to_numpy()
                 if cannot_link is not None else np.zeros((0, 2), dtype=np.int64))
@@ -299,7 +299,7 @@ def cluster_records(
     known = known_l & known_r
     roots = component_roots(recs.size, at_l[known], at_r[known])
     sizes = np.bincount(roots, minlength=recs.size)
-    departments = np.zeros(recs.size, dtype=np.int64)
+    departments = np.zeros(recs.size, dtype=np.int64)  # a bit per department (a handful)
     np.bitwise_or.at(departments, roots, np.left_shift(1, source))
     repeated = sizes > popcount(departments)
     # Pairs whose evidence says "two different children" (a different certificate, child ID
