@@ -61,6 +61,7 @@ from warehouse.state_store import (
     file_row_counts,
     known_hashes,
     open_state,
+    refresh_record_winners,
     remove_unfinished_record_files,
 )
 
@@ -321,6 +322,7 @@ def nightly_reconciliation(
         progress.update("run", 1, len(RUN_STEPS), RUN_STEPS[1])
         outcomes += ingest_new_files(connection, new_files, divisions, paths, attempt, key,
                                      progress)
+        refresh_record_winners(connection, paths.state_db)
         counts = check_row_counts(connection)
         review = ingest_decisions(connection, inbox, paths, attempt)
         run_as_of = as_of or default_as_of(connection)

@@ -10,6 +10,7 @@ import polars as pl
 from transforms.evaluate_links import evaluate_discrepancies, evaluate_links, link_errors
 from transforms.normalise_ids import mask_id_number
 from warehouse.state_paths import StatePaths
+from warehouse.state_store import read_current_records
 
 ERROR_FIELDS = ("child_name", "mother_name", "mother_id_number", "child_id_number",
                 "birth_cert_number", "birth_date", "sex", "township_code")
@@ -33,6 +34,7 @@ def worst_errors(warehouse: Path, assigned: pl.DataFrame, limit: int) -> dict[st
     state = StatePaths(warehouse).state_db
     keyed = assigned.select("rec", (pl.col("source") + ":" + pl.col("record_id")).alias("key"))
     with duckdb.connect(str(state), read_only=True) as connection:
+        read_current_records(connection)
         fields = connection.sql(
             "SELECT source || ':' || record_id AS key, " + ", ".join(ERROR_FIELDS)
             + " FROM records_in_use").pl().with_columns(

@@ -13,6 +13,7 @@ import duckdb
 
 from warehouse.errors import BirthrecError
 from warehouse.state_paths import StatePaths
+from warehouse.state_store import read_current_records
 
 
 class StateBusyError(BirthrecError):
@@ -52,8 +53,10 @@ def open_state_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if run_is_active(paths.lock_file):
         raise StateBusyError(busy_message(paths))
     try:
-        return duckdb.connect(str(paths.state_db), read_only=True)
+        connection = duckdb.connect(str(paths.state_db), read_only=True)
     # a run started between the two checks (another process: IOException; this one:
     # ConnectionException, DuckDB keeps one configuration per file per process)
     except (duckdb.IOException, duckdb.ConnectionException) as error:
         raise StateBusyError(busy_message(paths)) from error
+    read_current_records(connection)
+    return connection

@@ -68,23 +68,82 @@ def create_state_sql(records_folder: Path) -> list[str]:
   discrepancies BIGINT, code_version VARCHAR, schema_version BIGINT)""",
         """CREATE TABLE IF NOT EXISTS publishes (
   run_id VARCHAR PRIMARY KEY, content_key VARCHAR NOT NULL, published_at TIMESTAMP NOT NULL)""",
+        # Which version of each record is in use, kept up to date as files are stored
+        # (refresh_record_winners): reading the records in use is then a semi-join, not a
+        # ranking of every version ever stored.
+        """CREATE TABLE IF NOT EXISTS record_winners (
+  source VARCHAR, record_id VARCHAR, file_hash VARCHAR, row_number BIGINT,
+  extract_date DATE, file_seq BIGINT, file VARCHAR, ingest_order BIGINT)""",
+        """CREATE TABLE IF NOT EXISTS winner_files (content_hash VARCHAR PRIMARY KEY)""",
         """CREATE OR REPLACE VIEW records_in_use AS
-  SELECT * EXCLUDE (version_rank) FROM (
-    SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY """
-        + RECORD_ORDER
-        + """) AS version_rank
-    FROM record_versions) WHERE version_rank = 1""",
+  SELECT * FROM record_versions SEMI JOIN record_winners USING (file_hash, row_number)""",
     ]
 
 
-def records_in_use_of_sql(keys: str) -> str:
-    """records_in_use for the (source, record_id) pairs in table `keys` only: the versions
-    are narrowed before they are ranked, so a nightly run ranks its few records, not all."""
-    return f"""(SELECT * EXCLUDE (version_rank) FROM (
+WINNER_COLUMNS = ("source", "record_id", "file_hash", "row_number", "extract_date",
+                  "file_seq", "file", "ingest_order")
+
+
+def ranked_sql(versions: str, columns: str = "*") -> str:
+    """The latest version of each record among `versions` (RECORD_ORDER)."""
+    return f"""SELECT {columns} FROM (
     SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY {RECORD_ORDER})
       AS version_rank
-    FROM record_versions SEMI JOIN {keys} USING (source, record_id))
-  WHERE version_rank = 1)"""
+    FROM {versions}) WHERE version_rank = 1"""
+
+
+def unmerged_files_sql() -> str:
+    return """SELECT content_hash FROM files WHERE status = 'ingested'
+  AND content_hash NOT IN (SELECT content_hash FROM winner_files) ORDER BY content_hash"""
+
+
+def refresh_record_winners(connection: duckdb.DuckDBPyConnection, state_db: Path) -> int:
+    """Merge the versions of files stored since the last refresh into record_winners, in one
+    transaction; returns how many files were merged. Runs when the state is opened for
+    writing and after each night's ingest, so a killed run is caught up by the next."""
+    hashes = [row[0] for row in connection.execute(unmerged_files_sql()).fetchall()]
+    if not hashes:
+        return 0
+    folder = records_folder(state_db)
+    paths = ", ".join(f"'{(folder / f'{h}.parquet').as_posix()}'" for h in hashes)
+    columns = ", ".join(WINNER_COLUMNS)
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(f"""CREATE OR REPLACE TEMP TABLE arriving AS
+SELECT {columns} FROM read_parquet([{paths}], union_by_name = true)""")
+        connection.execute(f"""CREATE OR REPLACE TEMP TABLE contenders AS
+SELECT {columns} FROM record_winners SEMI JOIN arriving USING (source, record_id)
+UNION ALL SELECT {columns} FROM arriving""")
+        connection.execute("""DELETE FROM record_winners WHERE (source, record_id) IN
+  (SELECT (source, record_id) FROM contenders)""")
+        connection.execute(
+            f"INSERT INTO record_winners {ranked_sql('contenders', columns)}")
+        connection.execute("INSERT INTO winner_files SELECT unnest(?)", [hashes])
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.execute("DROP TABLE IF EXISTS arriving")
+        connection.execute("DROP TABLE IF EXISTS contenders")
+    return len(hashes)
+
+
+def read_current_records(connection: duckdb.DuckDBPyConnection) -> None:
+    """On a read-only connection: when a run was killed between storing files and merging
+    them into record_winners, rank the versions instead (a temporary view shadows the
+    state's), so a reader never sees a superseded version."""
+    if connection.execute(unmerged_files_sql()).fetchall():
+        connection.execute("CREATE OR REPLACE TEMP VIEW records_in_use AS "
+                           + ranked_sql("record_versions", "* EXCLUDE (version_rank)"))
+
+
+def records_in_use_of_sql(keys: str) -> str:
+    """records_in_use for the (source, record_id) pairs in table `keys` only (a nightly run
+    reads its few children's records)."""
+    return f"""(SELECT * FROM record_versions SEMI JOIN (
+    SELECT file_hash, row_number FROM record_winners SEMI JOIN {keys} USING (source, record_id))
+  USING (file_hash, row_number))"""
 
 
 def records_folder(state_db: Path) -> Path:
@@ -101,6 +160,7 @@ def open_state(path: Path) -> duckdb.DuckDBPyConnection:
     connection = connect_with_retry(path)
     for statement in create_state_sql(folder):
         connection.execute(statement)
+    refresh_record_winners(connection, path)
     return connection
 
 
@@ -185,23 +245,18 @@ def insert_frame(
 def file_count_check_sql() -> str:
     """Per ingested file: rows read vs rows in use + superseded + quarantined."""
     return """
-WITH versions AS (
-  SELECT v.file_hash, count(*) AS stored,
-         count(*) FILTER (WHERE u.record_id IS NOT NULL) AS in_use
-  FROM record_versions v
-  LEFT JOIN records_in_use u
-    ON u.source = v.source AND u.record_id = v.record_id AND u.file = v.file
-   AND u.file_hash = v.file_hash AND u.row_number = v.row_number
-  GROUP BY v.file_hash),
+WITH stored AS (SELECT file_hash, count(*) AS stored FROM record_versions GROUP BY file_hash),
+in_use AS (SELECT file_hash, count(*) AS in_use FROM record_winners GROUP BY file_hash),
 quarantined AS (
   SELECT file_hash, count(*) AS quarantined FROM quarantine_rows
   WHERE row_number IS NOT NULL GROUP BY file_hash)
 SELECT f.file, f.rows_read,
-       coalesce(v.in_use, 0) AS in_use,
-       coalesce(v.stored, 0) - coalesce(v.in_use, 0) AS superseded,
+       coalesce(u.in_use, 0) AS in_use,
+       coalesce(s.stored, 0) - coalesce(u.in_use, 0) AS superseded,
        coalesce(q.quarantined, 0) AS quarantined
 FROM files f
-LEFT JOIN versions v ON v.file_hash = f.content_hash
+LEFT JOIN stored s ON s.file_hash = f.content_hash
+LEFT JOIN in_use u ON u.file_hash = f.content_hash
 LEFT JOIN quarantined q ON q.file_hash = f.content_hash
 WHERE f.status = 'ingested'
 ORDER BY f.file"""
