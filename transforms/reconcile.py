@@ -131,9 +131,14 @@ def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: obje
         late_registrations(records),
         missing_child_ids(records, persons),
     ]
-    every = pl.concat([f.select(["person_id", "kind", "source", "record_id", "detail"])
-                       for f in found], how="vertical_relaxed")
-    every = every.unique(["person_id", "kind", "source"], keep="first", maintain_order=True)
+    every = pl.concat([f.select("person_id", "kind", "source", "record_id", "detail",
+                                pl.lit(finder).alias("finder"))
+                       for finder, f in enumerate(found)], how="vertical_relaxed")
+    # One case per (child, kind, department): the first finder's, and within it the smallest
+    # record id, whatever order the records came in (a nightly run reads only some).
+    every = every.sort("person_id", "kind", "source", "finder", "record_id",
+                       nulls_last=True).unique(["person_id", "kind", "source"], keep="first",
+                                               maintain_order=True).drop("finder")
     explained = persons.filter(pl.col("in_minzheng")).select("person_id")
     return every.with_columns(
         pl.when(pl.col("kind").is_in([k.value for k in EVENT_KINDS.values()]))
