@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ from warehouse.workbook_summary import (
 )
 
 UNSAFE_IN_FILE_NAME = re.compile(r'[\\/:*?"<>|\s]')
+WORKBOOK_WRITERS = min(4, os.cpu_count() or 1)
 
 
 def write_officer_workbooks(
@@ -88,15 +90,19 @@ def write_officer_workbooks(
     placed = pl.col("township_code").is_in(list(names))
     files = {code: target / township_file_name(code, name) for code, name in names.items()}
     county = target / f"{WORKBOOK_TITLE}_{COUNTY_LABEL}.xlsx"
-    paths = [write_county_workbook(county, figures, cases.filter(~placed.fill_null(False)),
-                                   cases, rejects, files)]
     by_township = {key[0]: frame for key, frame in
                    cases.filter(placed.fill_null(False)).partition_by(
                        "township_code", as_dict=True).items()}
-    for code, name in names.items():
-        paths.append(write_township_workbook(
-            files[code], figures, code, name, by_township.get(code, cases.clear())))
-    return paths
+    # polars and zlib let go of the GIL, so threads write workbooks side by side; the
+    # biggest first, so no thread is left with one big township at the end
+    with ThreadPoolExecutor(WORKBOOK_WRITERS) as pool:
+        biggest_first = sorted(names, key=lambda code: -by_township.get(code, cases.clear()).height)
+        written = {code: pool.submit(write_township_workbook, files[code], figures, code,
+                                     names[code], by_township.get(code, cases.clear()))
+                   for code in biggest_first}
+        county_written = pool.submit(write_county_workbook, county, figures,
+                                     cases.filter(~placed.fill_null(False)), cases, rejects, files)
+        return [county_written.result(), *(written[code].result() for code in names)]
 
 
 def published_run_id(state: duckdb.DuckDBPyConnection, warehouse: Path) -> str:

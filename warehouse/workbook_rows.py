@@ -35,6 +35,9 @@ CONTROL_CHARACTERS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))]
 NON_CHARACTERS = ["\ufffe", "\uffff"]
 CONTROL_ESCAPES = [f"_x{ord(c):04X}_" for c in CONTROL_CHARACTERS + NON_CHARACTERS]
 XML_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Any of the above in a value (a superset is fine: it only decides whether to do the work).
+NEEDS_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}]|_x[0-9a-fA-F]{4}_"
+EDGE_WHITE_SPACE = r"^\s|\s$"  # xlsxwriter's test for xml:space="preserve"
 NUMBER_DTYPES = (pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8,
                  pl.UInt64, pl.UInt32, pl.UInt16, pl.UInt8)
 ROW_NUMBER = "__row_number"
@@ -70,14 +73,30 @@ def escaped_text(text: pl.Expr) -> pl.Expr:
             .str.replace_many(list(XML_TEXT_ESCAPES), list(XML_TEXT_ESCAPES.values())))
 
 
-def string_cell(name: str, letter: str) -> pl.Expr:
-    """`<c r=".." t="inlineStr">` of a text column; null (no cell) for null or empty text."""
-    text = escaped_text(pl.col(name))
+def string_cell(name: str, letter: str, escape: bool = True, preserve: bool = True
+                ) -> pl.Expr:
+    """`<c r=".." t="inlineStr">` of a text column; null (no cell) for null or empty text.
+
+    `escape` and `preserve` may be False only where no value of the column needs an escape
+    or starts or ends with white space: the work is then skipped, the XML is the same.
+    """
+    text = escaped_text(pl.col(name)) if escape else pl.col(name)
     # before the entities: they never start or end with white space, so the test is the same
-    preserve = pl.when(text.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"'))
-    return pl.when(pl.col(name).is_not_null() & (pl.col(name) != "")).then(pl.concat_str(
+    space = (pl.when(text.str.contains(EDGE_WHITE_SPACE)).then(pl.lit(' xml:space="preserve"'))
+             .otherwise(pl.lit("")) if preserve else pl.lit(""))
+    return pl.when(pl.col(name) != "").then(pl.concat_str(
         pl.lit(f'<c r="{letter}'), pl.col(ROW_NUMBER), pl.lit('" t="inlineStr"><is><t'),
-        preserve.otherwise(pl.lit("")), pl.lit(">"), text, pl.lit("</t></is></c>")))
+        space, pl.lit(">"), text, pl.lit("</t></is></c>")))
+
+
+def string_cell_work(values: pl.DataFrame) -> dict[str, tuple[bool, bool]]:
+    """Per text column: (does any value need an escape, may any need xml:space)."""
+    text = [name for name, dtype in values.schema.items() if dtype == pl.String]
+    found = values.select(
+        *(pl.col(name).str.contains(NEEDS_ESCAPE).any().alias(f"escape {name}") for name in text),
+        *(pl.col(name).str.contains(EDGE_WHITE_SPACE).any().alias(f"space {name}")
+          for name in text)).row(0, named=True) if text else {}
+    return {name: (bool(found[f"escape {name}"]), bool(found[f"space {name}"])) for name in text}
 
 
 def number_cell(name: str, letter: str) -> pl.Expr:
@@ -124,16 +143,19 @@ def as_cell_values(frame: pl.DataFrame) -> pl.DataFrame:
 def rows_xml(frame: pl.DataFrame, first_row: int) -> pl.Series:
     """One `<row>` element per frame row (sheet row `first_row` onward, 0-based), null where
     the row has no cell, which is where xlsxwriter writes no row either."""
+    values = as_cell_values(frame)
+    work = string_cell_work(values.select(
+        name for name, dtype in frame.schema.items() if dtype not in NUMBER_DTYPES))
     cells = []
-    for index, (name, dtype) in enumerate(frame.schema.items()):
+    for index, name in enumerate(frame.columns):
         letter = xl_col_to_name(index)
-        cells.append(number_cell(name, letter) if dtype in NUMBER_DTYPES
-                     else string_cell(name, letter))
-    values = as_cell_values(frame).with_columns(
+        cells.append(string_cell(name, letter, *work[name]) if name in work
+                     else number_cell(name, letter))
+    # number columns are text now; their dtype picked the cell kind above
+    return values.with_columns(
         pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64)
-        .cast(pl.String).alias(ROW_NUMBER))
-    # number columns are text now; their dtype above picked the cell kind
-    return values.select(
+        .cast(pl.String).alias(ROW_NUMBER)
+    ).select(
         pl.when(pl.any_horizontal(has_cell(name, pl.String()) for name in frame.columns))
         .then(pl.concat_str(
             pl.lit('<row r="'), pl.col(ROW_NUMBER), pl.lit('">'),
