@@ -6,6 +6,7 @@ the scored pairs (with every comparison's weight), blocking statistics and the m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -137,7 +138,7 @@ def link_children(
 def relink_children(
     records: pl.DataFrame,
     changed_keys: pl.Series,
-    stored_pairs: pl.DataFrame,
+    stored_pairs: pl.DataFrame | Callable[[pl.Series], pl.DataFrame],
     previous: pl.DataFrame,
     model: FellegiSunterModel,
     settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
@@ -148,10 +149,11 @@ def relink_children(
     are clustered again, so the work grows with the night's records, not with history.
 
     `stored_pairs`: key_l, key_r, match_probability, match_weight, is_duplicate_candidate,
-    is_contradiction from earlier nights. `previous`: member_key, person_id. `must_link` /
-    `cannot_link`: rec_l, rec_r (recs as link_records numbers `records`) from officers'
-    decisions; the children a constraint finds broken are clustered again too, and a
-    must-link brings its partner's child along.
+    is_contradiction from earlier nights, or a function giving those among some member keys
+    (so the state reads only the pairs of the children clustered again). `previous`:
+    member_key, person_id. `must_link` / `cannot_link`: rec_l, rec_r (recs as link_records
+    numbers `records`) from officers' decisions; the children a constraint finds broken
+    are clustered again too, and a must-link brings its partner's child along.
     Returns clusters (and pairs) for the affected records only.
     """
     links = with_member_keys(link_records(records))
@@ -170,7 +172,9 @@ def relink_children(
     affected = with_their_children(pl.concat([affected, partners]), previous)
     subset = links.filter(pl.col("member_key").is_in(affected.implode()))
     index = subset.select("rec", "member_key")
-    kept = stored_pairs.filter(
+    stored = (stored_pairs(subset.get_column("member_key")) if callable(stored_pairs)
+              else stored_pairs)
+    kept = stored.filter(
         ~pl.col("key_l").is_in(changed_keys.implode())
         & ~pl.col("key_r").is_in(changed_keys.implode())
     ).join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l").join(

@@ -7,6 +7,7 @@ person_history (retired ids and their successors), link_model (the trained weigh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -92,6 +93,24 @@ def constraint_recs(records: pl.DataFrame, constraints: pl.DataFrame
             recs.filter(~pl.col("is_must_link")).select("rec_l", "rec_r"))
 
 
+def stored_pairs_among(connection: duckdb.DuckDBPyConnection
+                       ) -> Callable[[pl.Series], pl.DataFrame]:
+    """Earlier nights' pairs with both records among some member keys, read when asked."""
+
+    def among(keys: pl.Series) -> pl.DataFrame:
+        connection.register("pair_keys", keys.to_frame("member_key"))
+        try:
+            return connection.sql(
+                "SELECT key_l, key_r, match_probability, match_weight, is_duplicate_candidate, "
+                "is_contradiction FROM link_pairs "
+                "WHERE key_l IN (SELECT member_key FROM pair_keys) "
+                "AND key_r IN (SELECT member_key FROM pair_keys)").pl()
+        finally:
+            connection.unregister("pair_keys")
+
+    return among
+
+
 def link_persons(
     connection: duckdb.DuckDBPyConnection, key: bytes, run_id: str, rebuild: bool = False
 ) -> LinkOutcome:
@@ -118,10 +137,7 @@ def link_persons(
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
         mode = "full"
     else:
-        stored = connection.sql(
-            "SELECT key_l, key_r, match_probability, match_weight, is_duplicate_candidate, "
-            "is_contradiction FROM link_pairs").pl()
-        linkage = relink_children(records, changed, stored, previous.select(
+        linkage = relink_children(records, changed, stored_pairs_among(connection), previous.select(
             "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
         mode = "nightly"
     retired = store_linkage(connection, linkage, previous, member_keys, key, run_id,
