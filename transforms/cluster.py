@@ -152,12 +152,14 @@ def merge_in_order(
     cannot: np.ndarray,
     officers_cannot: frozenset[tuple[int, int]],
     max_size: int,
+    component: np.ndarray | None = None,
 ) -> np.ndarray:
     """The greedy pass over edges already in merge order (forced, then strongest first).
 
     Records are numbered 0..m-1 in record order (a cluster is named by its smallest);
     `source` is each one's department as a small integer, `cannot` an (k, 2) array of pairs
-    that may not end up together unless a duplicate waives it. Returns each record's cluster.
+    that may not end up together unless a duplicate waives it; `component`, where the
+    caller knows it, labels each edge's connected component. Returns each record's cluster.
 
     Components are independent, so all troubled components go through one call. Most merges
     are decided by a cluster's department bit mask and its members' cannot-link partners;
@@ -202,10 +204,9 @@ def merge_in_order(
     # 2 looks only at links touching a cluster that holds one: links of components without
     # a duplicate are left out of it altogether.
     with_duplicate = {rec for pair in duplicates for rec in pair}
-    roots = component_roots(count, left, right)
-    has_duplicate = np.zeros(count, dtype=bool)
-    has_duplicate[roots[left[is_duplicate]]] = True
-    second = has_duplicate[roots[left]]
+    if component is None:
+        component = component_roots(count, left, right)[left]
+    second = np.isin(component, component[is_duplicate])
     passes = ((False, left, right, is_forced),
               (True, left[second], right[second], is_forced[second]))
     for with_duplicates, lefts, rights, forced in passes:
@@ -352,7 +353,7 @@ def cluster_records(
                 np.column_stack([local[at_cl[inside]], local[at_cr[inside]]]),
                 frozenset(zip(officer_l[officers_inside].tolist(),
                               officer_r[officers_inside].tolist(), strict=True)),
-                settings.max_cluster_size)
+                settings.max_cluster_size, roots[at_l[take][order]])
         cluster[hard] = members[assigned]
     # Flagged as sorted by rec (it is): joining another frame sorted by rec is then a merge.
     clusters = pl.DataFrame({"rec": recs, "cluster": cluster},
