@@ -42,7 +42,11 @@ from warehouse.reconciled_tables import (
 )
 from warehouse.review_decisions import table_exists
 from warehouse.run_state import last_publish, record_publish
-from warehouse.state_store import record_published_run, records_in_use_of_sql
+from warehouse.state_store import (
+    record_published_run,
+    records_in_use_of_sql,
+    transaction,
+)
 
 # Bump when what the reconciled tables hold, or how, changes: the next run publishes whole.
 BASIS_VERSION = 1
@@ -63,18 +67,13 @@ def mark_published(connection: duckdb.DuckDBPyConnection, run_id: str, content_k
                    at: datetime) -> None:
     """The publish is in place: remember it, and that tonight's links are in it."""
     connection.execute(create_basis_sql())
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         record_publish(connection, run_id, content_key, at)
         if table_exists(connection, "unpublished_links"):
             connection.execute("DELETE FROM unpublished_links")
         connection.execute("DELETE FROM reconciled_basis")
         connection.execute("INSERT INTO reconciled_basis VALUES (?, ?, ?)",
                            [run_id, BASIS_VERSION, PUBLISHED_SCHEMA_VERSION])
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def patch_basis(connection: duckdb.DuckDBPyConnection, warehouse: Path, as_of: date | None

@@ -18,7 +18,7 @@ from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons
 from warehouse import published_queries as queries
 from warehouse.review_decisions import apply_review_decisions
-from warehouse.state_store import insert_frame, records_in_use_of_sql
+from warehouse.state_store import insert_frame, records_in_use_of_sql, transaction
 
 RECONCILED = "reconciled"
 RECORD_COLUMNS = (
@@ -137,16 +137,11 @@ def store_jisheng_facts(connection: duckdb.DuckDBPyConnection, facts: pl.DataFra
     """Keep every 计生 record's facts for the indicators, replacing all of them, or those of
     the children in table `persons` (a nightly patch)."""
     connection.execute(create_facts_sql())
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         connection.execute("DELETE FROM jisheng_facts" if persons is None else
                            f"DELETE FROM jisheng_facts WHERE person_id IN "
                            f"(SELECT person_id FROM {persons})")
         insert_frame(connection, "jisheng_facts", facts)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def reconciled_frames(

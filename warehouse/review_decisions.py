@@ -48,7 +48,7 @@ from warehouse.inbox_files import hash_file
 from warehouse.ingest import archive_copy
 from warehouse.read_source_file import canonical_header
 from warehouse.run_state import default_as_of, last_publish
-from warehouse.state_store import insert_frame
+from warehouse.state_store import insert_frame, transaction
 
 REVIEW_NAME_PATTERN = re.compile(r"_(?P<date>\d{8})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$")
 HEADER_NAMES = {canonical_header(c.value): name for c, name in REVIEW_COLUMN_NAMES.items()}
@@ -432,21 +432,17 @@ def store_case_fingerprints(connection: duckdb.DuckDBPyConnection, material: pl.
     connection.register("carried_cases", carried_cases if carried_cases is not None
                         else pl.DataFrame(schema={"discrepancy_id": pl.String}))
     try:
-        connection.execute("BEGIN TRANSACTION")
-        connection.execute(
-            f"DELETE FROM case_fingerprints WHERE run_id NOT IN ({', '.join('?' for _ in keep)})"
-            " OR run_id = ?", [*keep, run_id])
-        connection.execute("INSERT INTO case_fingerprints SELECT ?, discrepancy_id, md5(material)"
-                           " FROM case_material", [run_id])
-        if latest and carried_cases is not None:
+        with transaction(connection):
             connection.execute(
-                "INSERT INTO case_fingerprints SELECT ?, f.discrepancy_id, f.fingerprint "
-                "FROM case_fingerprints f SEMI JOIN carried_cases USING (discrepancy_id) "
-                "WHERE f.run_id = ?", [run_id, latest[0]])
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+                "DELETE FROM case_fingerprints WHERE run_id NOT IN "
+                f"({', '.join('?' for _ in keep)}) OR run_id = ?", [*keep, run_id])
+            connection.execute("INSERT INTO case_fingerprints SELECT ?, discrepancy_id, "
+                               "md5(material) FROM case_material", [run_id])
+            if latest and carried_cases is not None:
+                connection.execute(
+                    "INSERT INTO case_fingerprints SELECT ?, f.discrepancy_id, f.fingerprint "
+                    "FROM case_fingerprints f SEMI JOIN carried_cases USING (discrepancy_id) "
+                    "WHERE f.run_id = ?", [run_id, latest[0]])
     finally:
         connection.unregister("case_material")
         connection.unregister("carried_cases")

@@ -10,6 +10,8 @@ Everything here holds raw values and lives only under FILE.state/restricted/.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -107,22 +109,18 @@ def refresh_record_winners(connection: duckdb.DuckDBPyConnection, state_db: Path
     folder = records_folder(state_db)
     paths = ", ".join(f"'{(folder / f'{h}.parquet').as_posix()}'" for h in hashes)
     columns = ", ".join(WINNER_COLUMNS)
-    connection.execute("BEGIN TRANSACTION")
     try:
-        connection.execute(f"""CREATE OR REPLACE TEMP TABLE arriving AS
+        with transaction(connection):
+            connection.execute(f"""CREATE OR REPLACE TEMP TABLE arriving AS
 SELECT {columns} FROM read_parquet([{paths}], union_by_name = true)""")
-        connection.execute(f"""CREATE OR REPLACE TEMP TABLE contenders AS
+            connection.execute(f"""CREATE OR REPLACE TEMP TABLE contenders AS
 SELECT {columns} FROM record_winners SEMI JOIN arriving USING (source, record_id)
 UNION ALL SELECT {columns} FROM arriving""")
-        connection.execute("""DELETE FROM record_winners WHERE (source, record_id) IN
+            connection.execute("""DELETE FROM record_winners WHERE (source, record_id) IN
   (SELECT (source, record_id) FROM contenders)""")
-        connection.execute(
-            f"INSERT INTO record_winners {ranked_sql('contenders', columns)}")
-        connection.execute("INSERT INTO winner_files SELECT unnest(?)", [hashes])
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+            connection.execute(
+                f"INSERT INTO record_winners {ranked_sql('contenders', columns)}")
+            connection.execute("INSERT INTO winner_files SELECT unnest(?)", [hashes])
     finally:
         connection.execute("DROP TABLE IF EXISTS arriving")
         connection.execute("DROP TABLE IF EXISTS contenders")
@@ -144,6 +142,18 @@ def records_in_use_of_sql(keys: str) -> str:
     return f"""(SELECT * FROM record_versions SEMI JOIN (
     SELECT file_hash, row_number FROM record_winners SEMI JOIN {keys} USING (source, record_id))
   USING (file_hash, row_number))"""
+
+
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All of the block's statements or none of them."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def records_folder(state_db: Path) -> Path:
