@@ -94,14 +94,18 @@ def load_members(state: duckdb.DuckDBPyConnection, names: dict[str, str]) -> pl.
 
 
 def with_case_records(cases: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
-    """The record each case is about: its own, else the child's first by survivorship order."""
+    """The record each case is about: its own, else the child's first by survivorship order;
+    with its member number (case_order, null if the record is not in use)."""
     first = members.sort("priority", "member_order").unique(
         "person_id", keep="first", maintain_order=True).select(
         "person_id", pl.col("member_key").alias("first_key"))
     return cases.join(first, on="person_id", how="left").with_columns(
         pl.when(pl.col("record_id").is_not_null())
         .then(pl.concat_str(pl.col("source"), pl.lit(":"), pl.col("record_id")))
-        .otherwise(pl.col("first_key")).alias("case_record")).drop("first_key")
+        .otherwise(pl.col("first_key")).alias("case_record")).drop("first_key").join(
+        members.select(pl.col("member_key").alias("case_record"),
+                       pl.col("member_order").alias("case_order")),
+        on="case_record", how="left")
 
 
 def _differs(field: str) -> pl.Expr:
@@ -130,9 +134,11 @@ def choose_partners(cases: pl.DataFrame, members: pl.DataFrame, pairs: pl.DataFr
                     ) -> pl.DataFrame:
     """Per case, the other record it concerns (对应记录) and the stored pair between them."""
     match = members.select(MATCH_FIELDS)
-    case_side = cases.select("discrepancy_id", "kind", "person_id", "case_record").join(
-        match.rename({c: f"case_{c}" for c in MATCH_FIELDS}),
-        left_on="case_record", right_on="case_member_key", how="left")
+    pairs = pairs.with_row_index("pair_no")  # the chosen pair's evidence is fetched by number
+    case_side = cases.select("discrepancy_id", "kind", "person_id", "case_record", "case_order"
+                             ).join(match.rename({c: f"case_{c}" for c in MATCH_FIELDS}),
+                                    left_on="case_order", right_on="case_member_order",
+                                    how="left")
     other = match.rename({c: f"other_{c}" for c in MATCH_FIELDS})
     same_child = case_side.join(other, left_on="person_id", right_on="other_person_id",
                                 coalesce=False)
@@ -148,19 +154,20 @@ def choose_partners(cases: pl.DataFrame, members: pl.DataFrame, pairs: pl.DataFr
         .alias("pair_a"),
         pl.when(lower).then(pl.col("other_member_key")).otherwise(pl.col("case_record"))
         .alias("pair_b"),
-    ).join(pairs.select("pair_a", "pair_b", pl.col("match_probability").alias("strength")),
+    ).join(pairs.select("pair_a", "pair_b", "pair_no",
+                        pl.col("match_probability").alias("strength")),
            on=["pair_a", "pair_b"], how="left")
     # rank on narrow rows; the evidence columns join only the chosen pair
     chosen = candidates.select(
         "discrepancy_id", "preferred", pl.col("strength").fill_null(-1.0), "other_priority",
-        "other_member_order", "other_member_key", "other_person_id", "person_id", "pair_a",
-        "pair_b",
+        "other_member_order", "other_member_key", "other_person_id", "person_id", "pair_no",
     ).sort(
         ["preferred", "strength", "other_priority", "other_member_order"],
         descending=[True, True, False, False],
     ).unique("discrepancy_id", keep="first")
-    return chosen.join(pairs, on=["pair_a", "pair_b"], how="left").select(
+    return chosen.join(pairs.drop("pair_a", "pair_b"), on="pair_no", how="left").select(
         "discrepancy_id", pl.col("other_member_key").alias("other_record"),
+        "other_member_order",
         (pl.col("other_person_id") == pl.col("person_id")).alias("is_same_child"),
         pl.col("match_probability").round(4), evidence_text(agreeing=True).alias(
             "agreeing_fields"), evidence_text(agreeing=False).alias("disagreeing_fields"))
@@ -198,21 +205,21 @@ def department_blocks(cases: pl.DataFrame, partners: pl.DataFrame, members: pl.D
     child's first record there, else a partner of another child (一号多人); one column block
     per department."""
     keys = pl.concat([
-        cases.select("discrepancy_id", pl.col("case_record").alias("member_key"),
+        cases.select("discrepancy_id", pl.col("case_order").alias("member_order"),
                      pl.lit(0).alias("rank")),
-        partners.select("discrepancy_id", pl.col("other_record").alias("member_key"),
+        partners.select("discrepancy_id", pl.col("other_member_order").alias("member_order"),
                         pl.when(pl.col("is_same_child")).then(1).otherwise(3).alias("rank")),
         cases.select("discrepancy_id", "person_id").join(
-            members.select("person_id", "member_key"), on="person_id").select(
-            "discrepancy_id", "member_key", pl.lit(2).alias("rank")),
-    ]).drop_nulls("member_key").join(members.select("member_key", "source", "member_order"),
-                                     on="member_key")
+            members.select("person_id", "member_order"), on="person_id").select(
+            "discrepancy_id", "member_order", pl.lit(2).alias("rank")),
+    ]).drop_nulls("member_order").join(members.select("member_order", "source"),
+                                       on="member_order")
     shown = keys.sort("rank", "member_order").unique(["discrepancy_id", "source"], keep="first")
     fields = [field for field, _, _ in DEPARTMENT_FIELDS]
     blocks = cases.select("discrepancy_id")
     for source in SOURCE_LABELS:
         block = shown.filter(pl.col("source") == source).join(
-            members.select("member_key", *(f"show_{f}" for f in fields)), on="member_key"
+            members.select("member_order", *(f"show_{f}" for f in fields)), on="member_order"
         ).select("discrepancy_id", *(pl.col(f"show_{f}").alias(f"{source}_{f}")
                                      for f in fields))
         blocks = blocks.join(block, on="discrepancy_id", how="left")
