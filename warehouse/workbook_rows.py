@@ -26,6 +26,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_range
 # most half that many characters cannot exceed it, so only longer ones need the exact check).
 CELL_MAX_UTF16 = 32_767
 ROWS_PER_PIECE = 20_000  # rows built and compressed together: bounds the memory per sheet
+PLAN_MIN_ROWS = 2_000  # below this, every text column is escaped without looking first
 COPY_BUFFER_BYTES = 1 << 20
 # xlsxwriter's escapes, in its order (xmlwriter._escape_control_characters, _escape_data):
 # a literal "_xHHHH_" keeps its meaning by escaping its underscore; control characters
@@ -35,8 +36,9 @@ CONTROL_CHARACTERS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20))]
 NON_CHARACTERS = ["\ufffe", "\uffff"]
 CONTROL_ESCAPES = [f"_x{ord(c):04X}_" for c in CONTROL_CHARACTERS + NON_CHARACTERS]
 XML_TEXT_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Any of the above in a value (a superset is fine: it only decides whether to do the work).
-NEEDS_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}]|_x[0-9a-fA-F]{4}_"
+# Any of these in a value means it may need an escape (a superset: it only decides whether
+# to do the work); literals, as a regex per column costs more to compile than to run.
+MAY_NEED_ESCAPE = [*XML_TEXT_ESCAPES, *CONTROL_CHARACTERS, *NON_CHARACTERS, "_x"]
 EDGE_WHITE_SPACE = r"^\s|\s$"  # xlsxwriter's test for xml:space="preserve"
 NUMBER_DTYPES = (pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8,
                  pl.UInt64, pl.UInt32, pl.UInt16, pl.UInt8)
@@ -89,16 +91,6 @@ def string_cell(name: str, letter: str, escape: bool = True, preserve: bool = Tr
         space, pl.lit(">"), text, pl.lit("</t></is></c>")))
 
 
-def string_cell_work(values: pl.DataFrame) -> dict[str, tuple[bool, bool]]:
-    """Per text column: (does any value need an escape, may any need xml:space)."""
-    text = [name for name, dtype in values.schema.items() if dtype == pl.String]
-    found = values.select(
-        *(pl.col(name).str.contains(NEEDS_ESCAPE).any().alias(f"escape {name}") for name in text),
-        *(pl.col(name).str.contains(EDGE_WHITE_SPACE).any().alias(f"space {name}")
-          for name in text)).row(0, named=True) if text else {}
-    return {name: (bool(found[f"escape {name}"]), bool(found[f"space {name}"])) for name in text}
-
-
 def number_cell(name: str, letter: str) -> pl.Expr:
     """`<c r=".."><v>` of a number column already formatted as text; null for null."""
     return pl.concat_str(pl.lit(f'<c r="{letter}'), pl.col(ROW_NUMBER), pl.lit('"><v>'),
@@ -127,54 +119,88 @@ def utf16_truncated(text: str | None) -> str | None:
     return text
 
 
-def as_cell_values(frame: pl.DataFrame) -> pl.DataFrame:
+@dataclass(frozen=True)
+class SheetPlan:
+    """What the values of a sheet's text columns need, found in one pass over the frame."""
+
+    escape: frozenset[str]  # columns with a value to escape
+    space: frozenset[str]  # columns with a value that may start or end with white space
+    too_long: frozenset[str]  # columns with a value past Excel's cell limit
+    last_row: int  # the last sheet row (0-based) with a cell; 0 (the header) if none
+
+
+def plan_sheet(frame: pl.DataFrame) -> SheetPlan:
+    """Which text columns need which work; a small sheet is simply given all of it, as
+    looking costs more than the work there (~60 µs per column and question)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    found = frame.select(
+        pl.max_horizontal(pl.col(name).str.len_chars().max() for name in text).alias("longest")
+        if text else pl.lit(0).alias("longest"),
+        pl.any_horizontal(has_cell(name, dtype) for name, dtype in frame.schema.items())
+        .arg_true().last().alias("last"),
+    ).row(0, named=True)
+    # frame row i is sheet row i + 1, under the header
+    last_row = 0 if found["last"] is None else int(found["last"]) + 1
+    too_long: frozenset[str] = frozenset()
+    if (found["longest"] or 0) > CELL_MAX_UTF16 // 2:
+        long = frame.select(pl.col(name).str.len_chars().gt(CELL_MAX_UTF16 // 2).any()
+                            for name in text).row(0, named=True)
+        too_long = frozenset(name for name in text if long[name])
+    if frame.height < PLAN_MIN_ROWS:
+        return SheetPlan(frozenset(text), frozenset(text), too_long, last_row)
+    needs = frame.select(
+        *(pl.col(name).str.contains_any(MAY_NEED_ESCAPE).any().alias(f"escape {name}")
+          for name in text),
+        # strip_chars() trims Unicode white space, what the regex's \s matches
+        *((pl.col(name).str.strip_chars() != pl.col(name)).any().alias(f"space {name}")
+          for name in text),
+    ).row(0, named=True) if text else {}
+    return SheetPlan(
+        escape=frozenset(name for name in text if needs[f"escape {name}"]),
+        space=frozenset(name for name in text if needs[f"space {name}"]),
+        too_long=too_long, last_row=last_row)
+
+
+def as_cell_values(frame: pl.DataFrame, plan: SheetPlan) -> pl.DataFrame:
     """Numbers formatted by Python's `.16G` (exactly xlsxwriter's text), long text cut."""
-    columns = []
+    changed = []
     for name, dtype in frame.schema.items():
-        series = frame.get_column(name)
+        values = frame.get_column(name).to_list()
         if dtype in NUMBER_DTYPES:
-            series = pl.Series(name, [number_text(v) for v in series.to_list()], pl.String)
-        elif series.str.len_chars().gt(CELL_MAX_UTF16 // 2).any():
-            series = pl.Series(name, [utf16_truncated(v) for v in series.to_list()], pl.String)
-        columns.append(series)
-    return pl.DataFrame(columns)
+            changed.append(pl.Series(name, [number_text(v) for v in values], pl.String))
+        elif name in plan.too_long:
+            changed.append(pl.Series(name, [utf16_truncated(v) for v in values], pl.String))
+    return frame.with_columns(changed)
 
 
-def rows_xml(frame: pl.DataFrame, first_row: int) -> pl.Series:
-    """One `<row>` element per frame row (sheet row `first_row` onward, 0-based), null where
-    the row has no cell, which is where xlsxwriter writes no row either."""
-    values = as_cell_values(frame)
-    work = string_cell_work(values.select(
-        name for name, dtype in frame.schema.items() if dtype not in NUMBER_DTYPES))
+def row_expression(frame: pl.DataFrame, plan: SheetPlan) -> pl.Expr:
+    """A `<row>` element of cell values (as_cell_values), null where the row has no cell,
+    which is where xlsxwriter writes no row either."""
     cells = []
-    for index, name in enumerate(frame.columns):
+    for index, (name, dtype) in enumerate(frame.schema.items()):
         letter = xl_col_to_name(index)
-        cells.append(string_cell(name, letter, *work[name]) if name in work
-                     else number_cell(name, letter))
-    # number columns are text now; their dtype picked the cell kind above
-    return values.with_columns(
+        cells.append(number_cell(name, letter) if dtype in NUMBER_DTYPES else string_cell(
+            name, letter, escape=name in plan.escape, preserve=name in plan.space))
+    # number columns are text by now: every value is tested the same way
+    return pl.when(pl.any_horizontal(has_cell(name, pl.String()) for name in frame.columns)
+                   ).then(pl.concat_str(pl.lit('<row r="'), pl.col(ROW_NUMBER), pl.lit('">'),
+                                        pl.concat_str(cells, ignore_nulls=True),
+                                        pl.lit("</row>")))
+
+
+def rows_xml(frame: pl.DataFrame, first_row: int, plan: SheetPlan | None = None) -> pl.Series:
+    """The `<row>` elements of the frame's rows (sheet row `first_row` onward, 0-based)."""
+    plan = plan or plan_sheet(frame)
+    return as_cell_values(frame, plan).with_columns(
         pl.int_range(first_row + 1, first_row + 1 + frame.height, dtype=pl.Int64)
         .cast(pl.String).alias(ROW_NUMBER)
-    ).select(
-        pl.when(pl.any_horizontal(has_cell(name, pl.String()) for name in frame.columns))
-        .then(pl.concat_str(
-            pl.lit('<row r="'), pl.col(ROW_NUMBER), pl.lit('">'),
-            pl.concat_str(cells, ignore_nulls=True), pl.lit("</row>"))).alias("row")
-    ).get_column("row")
+    ).select(row_expression(frame, plan).alias("row")).get_column("row").drop_nulls()
 
 
 def has_cell(name: str, dtype: pl.DataType) -> pl.Expr:
     """Whether xlsxwriter writes a cell for this value: not null, and text not empty."""
     present = pl.col(name).is_not_null()
     return present & (pl.col(name) != "") if dtype == pl.String else present
-
-
-def last_row_with_cell(frame: pl.DataFrame, first_row: int) -> int | None:
-    """The sheet row (0-based) of the frame's last row that has a cell, None if none has."""
-    rows = frame.select(pl.any_horizontal(
-        has_cell(name, dtype) for name, dtype in frame.schema.items())).to_series()
-    found = rows.arg_true()
-    return int(found[-1]) + first_row if found.len() else None
 
 
 def write_sheet_part(skeleton: bytes, frame: pl.DataFrame, out: IO[bytes]) -> None:
@@ -184,14 +210,14 @@ def write_sheet_part(skeleton: bytes, frame: pl.DataFrame, out: IO[bytes]) -> No
     dimension = DIMENSION.search(skeleton)
     if dimension is None:
         raise ValueError("sheet part without a <dimension>: not one xlsxwriter wrote")
+    plan = plan_sheet(frame)
     # the header row spans every column, so the dimension's columns are the frame's
-    last_row = last_row_with_cell(frame, first_row=1) or 0
-    ref = xl_range(0, 0, last_row, frame.width - 1).encode()
+    ref = xl_range(0, 0, plan.last_row, frame.width - 1).encode()
     out.write(skeleton[: dimension.start()] + b'<dimension ref="' + ref + b'"/>'
               + skeleton[dimension.end(): end])
     for start in range(0, frame.height, ROWS_PER_PIECE):
-        rows = rows_xml(frame.slice(start, ROWS_PER_PIECE), first_row=1 + start)
-        out.write(rows.drop_nulls().str.join("").cast(pl.Binary).item())
+        rows = rows_xml(frame.slice(start, ROWS_PER_PIECE), 1 + start, plan)
+        out.write(rows.str.join("").cast(pl.Binary).item())
     out.write(skeleton[end:])
 
 

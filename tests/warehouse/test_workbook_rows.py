@@ -66,7 +66,13 @@ def tricky_frame() -> pl.DataFrame:
     })
 
 
-def test_tricky_values_give_the_same_sheet_as_xlsxwriter(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plan_min_rows", [
+    pytest.param(0, id="columns looked at first"),
+    pytest.param(10**9, id="every column escaped"),
+])
+def test_tricky_values_give_the_same_sheet_as_xlsxwriter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan_min_rows: int) -> None:
+    monkeypatch.setattr(workbook_rows, "PLAN_MIN_ROWS", plan_min_rows)
     frame = tricky_frame()
     headers = ["文本", "倒序", "匹配概率", "数"]
     assert parts_by_columns(frame, headers, tmp_path) == parts_by_xlsxwriter(frame, headers)
@@ -87,13 +93,18 @@ def test_rows_built_in_pieces_join_up(tmp_path: Path, monkeypatch: pytest.Monkey
         frame, ["案件编号", "备注"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=8))
 def test_any_text_gives_the_same_cells_as_xlsxwriter(tmp_path_factory: pytest.TempPathFactory,
                                                       texts: list[str | None]) -> None:
-    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
+    frame = pl.DataFrame({"text": texts, "same": texts}, schema={"text": pl.String,
+                                                                  "same": pl.String})
     tmp_path = tmp_path_factory.mktemp("rows")
-    assert parts_by_columns(frame, ["文本"], tmp_path) == parts_by_xlsxwriter(frame, ["文本"])
+    expected = parts_by_xlsxwriter(frame, ["文本", "同"])
+    for plan_min_rows in (0, 10**9):  # columns looked at first, or every column escaped
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(workbook_rows, "PLAN_MIN_ROWS", plan_min_rows)
+            assert parts_by_columns(frame, ["文本", "同"], tmp_path) == expected
 
 
 def test_text_past_excels_limit_is_cut_and_the_rest_of_its_row_kept(tmp_path: Path) -> None:
