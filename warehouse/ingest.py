@@ -23,7 +23,12 @@ from warehouse.errors import BadFileError
 from warehouse.inbox_files import InboxFile, RejectedFile
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
 from warehouse.state_paths import StatePaths
-from warehouse.state_store import insert_frame, next_ingest_order, write_record_versions
+from warehouse.state_store import (
+    insert_frame,
+    next_ingest_order,
+    with_content_keys,
+    write_record_versions,
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def stage_file(inbox_file: InboxFile, divisions: pl.DataFrame) -> StagedFile:
     staged = read_source_file(inbox_file, spec)
     records = normalise_records(staged, spec, divisions)
     usable, quarantined = triage_rows(staged, records)
-    return StagedFile(inbox_file, usable, quarantined, staged.height)
+    return StagedFile(inbox_file, with_content_keys(usable), quarantined, staged.height)
 
 
 def quarantined_row_frame(staged: StagedFile, run_id: str) -> pl.DataFrame:

@@ -12,7 +12,6 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from schemas.canonical import CANONICAL, STAGED_META
 from transforms.indicators import jisheng_record_facts, kpi_from_facts, sex_ratio_cells
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons
@@ -29,15 +28,6 @@ RECORD_COLUMNS = (
 )
 
 
-def record_content_sql(alias: str = "r") -> str:
-    """A hash of what a record says (every canonical value, not which file or row it came
-    in): a department re-sending a record unchanged does not change it, so a case an officer
-    closed stays closed until the data really change."""
-    values = ", ".join(f"coalesce(CAST({alias}.{c} AS VARCHAR), '')"
-                       for c in CANONICAL if c not in STAGED_META)
-    return f"md5(concat_ws('|', {values}))"
-
-
 def load_linked_records(connection: duckdb.DuckDBPyConnection,
                         persons: str | None = None) -> pl.DataFrame:
     """Records in use with person ids; ID numbers only as pseudonyms and masked text.
@@ -52,7 +42,7 @@ SELECT source, record_id FROM record_person WHERE person_id IN (SELECT person_id
         source = records_in_use_of_sql("wanted_records")
     return connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
-       {record_content_sql()} AS version_key,
+       r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
 FROM {source} r JOIN record_person p USING (source, record_id)""").pl().with_columns(

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.canonical import CANONICAL
+from schemas.canonical import CANONICAL, STAGED_META
 from warehouse.errors import StateLockedError
 
 STATE_SCHEMA_VERSION = 1
@@ -32,6 +32,7 @@ RECORD_ORDER = (
 RECORD_EXTRA: dict[str, pl.DataType] = {
     "child_id_pseudonym": pl.String(), "mother_pseudonym": pl.String(),
     "ingest_order": pl.Int64(), "ingest_run_id": pl.String(),
+    "content_key": pl.String(),  # content_key_sql, computed at ingest
 }
 EMPTY_RECORDS_FILE = "_empty.parquet"
 # A reader (`birthrec status`, an analyst) holding the state open blocks the writer; such
@@ -144,6 +145,44 @@ def records_in_use_of_sql(keys: str) -> str:
   USING (file_hash, row_number))"""
 
 
+def content_key_sql(alias: str) -> str:
+    """md5 of what a record version says (every canonical value, not which file or row it
+    came in): a department re-sending a record unchanged does not change it, so a case an
+    officer closed stays closed until the data really change. Computed once at ingest."""
+    values = ", ".join(f"coalesce(CAST({alias}.{c} AS VARCHAR), '')"
+                       for c in CANONICAL if c not in STAGED_META)
+    return f"md5(concat_ws('|', {values}))"
+
+
+def with_content_keys(records: pl.DataFrame) -> pl.DataFrame:
+    """`records` with their content_key, by DuckDB's md5 on a private in-memory database
+    (staging threads run this side by side, away from the state's connection)."""
+    with duckdb.connect(config={"threads": 1}) as scratch:
+        scratch.register("versions", records.select(
+            [c for c in CANONICAL if c not in STAGED_META]))
+        keys = scratch.sql(f"SELECT {content_key_sql('v')} AS content_key FROM versions v"
+                           ).pl().get_column("content_key")
+    return records.with_columns(keys)
+
+
+def add_content_keys(folder: Path) -> list[str]:
+    """Give record files written before content keys existed their content_key column,
+    each rewritten whole (temporary name, then rename). Returns the files changed."""
+    changed = []
+    for path in sorted(folder.glob("*.parquet")):
+        if "content_key" in pl.read_parquet_schema(path):
+            continue
+        partial = path.with_suffix(".partial")
+        with duckdb.connect(config={"threads": 1}) as scratch:
+            scratch.execute(
+                f"COPY (SELECT *, {content_key_sql('v')} AS content_key "
+                f"FROM read_parquet('{path.as_posix()}') v) TO '{partial.as_posix()}' "
+                "(FORMAT parquet)")
+        partial.replace(path)
+        changed.append(path.name)
+    return changed
+
+
 @contextmanager
 def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """All of the block's statements or none of them."""
@@ -167,7 +206,8 @@ def open_state(path: Path) -> duckdb.DuckDBPyConnection:
     empty = folder / EMPTY_RECORDS_FILE
     if not empty.exists():  # so the view's glob always matches, and knows every column
         pl.DataFrame(schema={**CANONICAL, **RECORD_EXTRA}).write_parquet(empty)
-    connection = connect_with_retry(path)
+    connection = connect_with_retry(path)  # under the run lock, or the state's own lock
+    add_content_keys(folder)
     for statement in create_state_sql(folder):
         connection.execute(statement)
     refresh_record_winners(connection, path)

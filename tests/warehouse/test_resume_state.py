@@ -30,6 +30,7 @@ from warehouse.state_store import (
     open_state,
     records_folder,
     remove_unfinished_record_files,
+    with_content_keys,
     write_record_versions,
 )
 
@@ -141,3 +142,24 @@ def test_state_held_too_long_says_so(tmp_path: Path) -> None:
     finally:
         reader.kill()
         reader.wait()
+
+
+def test_record_files_from_before_content_keys_get_them_once(tmp_path: Path) -> None:
+    """A state written before records carried their content key is upgraded when opened:
+    each file gets the key ingest would have given it, and a file that has one is left."""
+    state_db = tmp_path / "state.duckdb"
+    open_state(state_db).close()
+    old = pl.concat([empty_versions(), pl.DataFrame(
+        {"source": ["gongan", "gongan"], "record_id": ["G1", "G2"], "child_name": ["李明", None],
+         "birth_date": [datetime(2013, 5, 4).date(), None], "row_number": [2, 3]})],
+        how="diagonal_relaxed").drop("content_key")
+    old_file = records_folder(state_db) / ("a" * 64 + ".parquet")
+    old.write_parquet(old_file)
+    open_state(state_db).close()
+    upgraded = pl.read_parquet(old_file)
+    expected = with_content_keys(old).get_column("content_key")
+    assert upgraded.get_column("content_key").to_list() == expected.to_list()
+    assert expected.n_unique() == 2 and expected.null_count() == 0
+    modified = old_file.stat().st_mtime_ns
+    open_state(state_db).close()
+    assert old_file.stat().st_mtime_ns == modified
