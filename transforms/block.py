@@ -68,9 +68,13 @@ def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> tuple[np.nd
     hash collision can only add a candidate pair, which comparison then rejects.
     """
     names = [f"k{i}" for i in range(len(keys))]
-    keyed = frame.select(
+    # Hashed first, then filtered: dropping rows of the text columns themselves copies them.
+    keyed = frame.lazy().select(
         "rec", *[k.alias(n) for k, n in zip(keys, names, strict=True)]
-    ).drop_nulls(names).select("rec", pl.struct(names).hash().alias("key"))
+    ).select(
+        "rec", pl.struct(names).hash().alias("key"),
+        pl.any_horizontal(pl.col(names).is_null()).alias("incomplete"),
+    ).filter(~pl.col("incomplete")).collect()
     return keyed.get_column("rec").to_numpy(), keyed.get_column("key").to_numpy()
 
 
