@@ -169,6 +169,32 @@ def rule_pairs(
     return pl.Series(packed).unique(), blocks.oversized
 
 
+RULE_BITS = 4  # a pair and the index of the rule proposing it share one 64-bit integer
+
+
+def first_proposals(found: list[np.ndarray]) -> pl.DataFrame:
+    """Each pair once (ascending), with the first rule (by index) that proposed it.
+
+    `found`: each rule's packed pairs, each pair once. With the rule's index in the low bits
+    of its pairs, the union of all passes is one sort of integers, and the first of each run
+    of equal pairs carries the smallest rule; a stable sort of pairs and rules does it
+    otherwise (more rules or record numbers than the bits allow).
+    """
+    pair = np.concatenate([np.zeros(0, dtype=np.uint64), *found])
+    rule = np.concatenate([np.zeros(0, dtype=np.uint8), *(
+        np.full(pairs.size, index, dtype=np.uint8) for index, pairs in enumerate(found))])
+    if len(found) <= 1 << RULE_BITS and int(pair.max(initial=0)) < 1 << (64 - RULE_BITS):
+        keys = pl.Series((pair << np.uint64(RULE_BITS)) | rule).sort().to_numpy()
+        pair = keys >> np.uint64(RULE_BITS)
+        rule = (keys & np.uint64((1 << RULE_BITS) - 1)).astype(np.uint8)
+    else:
+        ordered = pl.DataFrame({"pair": pair, "rule": rule}).sort("pair", maintain_order=True)
+        pair, rule = ordered.get_column("pair").to_numpy(), ordered.get_column("rule").to_numpy()
+    first = np.r_[True, pair[1:] != pair[:-1]] if pair.size else np.zeros(0, dtype=bool)
+    return pl.DataFrame({"pair": pair[first], "rule": rule[first]},
+                        schema={"pair": pl.UInt64, "rule": pl.UInt8})
+
+
 def block_pairs(
     probe: pl.DataFrame,
     build: pl.DataFrame,
@@ -184,25 +210,17 @@ def block_pairs(
     found = []
     stats = []
     keyed = KeyedRecords(max_block)
-    for index, rule in enumerate(rules):
+    for rule in rules:
         packed, oversized = rule_pairs(rule, probe, build, keyed)
         if rule.build is not None:
             reverse = BlockingRule(rule.name, rule.build, rule.probe)
             back, oversized_back = rule_pairs(reverse, probe, build, keyed)
             packed = pl.concat([packed, back]).unique()
             oversized += oversized_back
-        found.append(pl.DataFrame({"pair": packed, "rule": np.full(packed.len(), index,
-                                                                   dtype=np.uint8)}))
+        found.append(packed.to_numpy())
         stats.append({"rule": rule.name, "pairs": packed.len(), "oversized_keys": oversized})
-    every = pl.concat(found) if found else pl.DataFrame(
-        schema={"pair": pl.UInt64, "rule": pl.UInt8})
-    # Pairs packed into one integer make the union of all passes one stable sort: the first
-    # of each run of equal pairs is the first rule that proposed it.
-    every = every.sort("pair", maintain_order=True)
-    ordered = every.get_column("pair").to_numpy()
-    first = pl.Series(np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else [],
-                      dtype=pl.Boolean)
-    pairs = every.filter(first).select(
+    every = first_proposals(found)
+    pairs = every.select(
         (pl.col("pair") // PAIR_BASE).cast(pl.Int64).alias("rec_l"),
         (pl.col("pair") % PAIR_BASE).cast(pl.Int64).alias("rec_r"),
         pl.col("rule").replace_strict({i: rule.name for i, rule in enumerate(rules)},

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
 from tests.transforms.canonical_rows import canonical, with_check_digit
-from transforms.block import BLOCKING_RULES, MAX_BLOCK_SIZE, BlockingRule, block_pairs
+from transforms.block import (
+    BLOCKING_RULES,
+    MAX_BLOCK_SIZE,
+    BlockingRule,
+    block_pairs,
+    first_proposals,
+)
 from transforms.link_records import link_records
 
 RULES = {rule.name: rule for rule in BLOCKING_RULES}
@@ -200,3 +207,15 @@ def test_probe_mode_and_full_run_agree_on_the_probe_records_pairs() -> None:
     probed, probed_stats = block_pairs(links.clone(), links)
     assert pair_set(probed) == pair_set(full)
     assert probed_stats.equals(full_stats)
+
+
+@pytest.mark.parametrize("offset", [
+    pytest.param(0, id="pair and rule packed in one integer"),
+    pytest.param(1 << 62, id="pairs too large to pack: stable sort"),
+])
+def test_each_pair_keeps_the_first_rule_that_proposed_it(offset: int) -> None:
+    found = [np.array([5, 3], dtype=np.uint64), np.array([3, 9, 1], dtype=np.uint64),
+             np.array([9, 5, 7], dtype=np.uint64)]
+    union = first_proposals([pairs + np.uint64(offset) for pairs in found])
+    assert union["pair"].to_list() == [offset + p for p in (1, 3, 5, 7, 9)]
+    assert union["rule"].to_list() == [1, 0, 0, 2, 1]
