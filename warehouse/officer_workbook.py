@@ -93,13 +93,13 @@ def write_officer_workbooks(
     by_township = {key[0]: frame for key, frame in
                    cases.filter(placed.fill_null(False)).partition_by(
                        "township_code", as_dict=True).items()}
+    township_cases = {code: by_township.get(code, cases.clear()) for code in names}
     # polars and zlib let go of the GIL, so threads write workbooks side by side; the
     # biggest first, so no thread is left with one big township at the end
     with ThreadPoolExecutor(WORKBOOK_WRITERS) as pool:
-        biggest_first = sorted(names, key=lambda code: -by_township.get(code, cases.clear()).height)
         written = {code: pool.submit(write_township_workbook, files[code], figures, code,
-                                     names[code], by_township.get(code, cases.clear()))
-                   for code in biggest_first}
+                                     names[code], township_cases[code])
+                   for code in sorted(names, key=lambda code: -township_cases[code].height)}
         county_written = pool.submit(write_county_workbook, county, figures,
                                      cases.filter(~placed.fill_null(False)), cases, rejects, files)
         return [county_written.result(), *(written[code].result() for code in names)]

@@ -226,6 +226,9 @@ def fill_sheet_rows(skeleton: io.BytesIO, target: Path, rows: Sequence[SheetRows
     its data rows; every other part as it was (same names, order, dates, compression)."""
     by_part = {sheet.part: sheet.frame for sheet in rows}
     with ZipFile(skeleton) as source, ZipFile(target, "w", ZIP_DEFLATED) as package:
+        missing = set(by_part) - set(source.namelist())
+        if missing:  # rows must never go missing quietly
+            raise ValueError(f"no sheet part {', '.join(sorted(missing))} in the workbook")
         for info in source.infolist():
             data = source.read(info)
             frame = by_part.get(info.filename)

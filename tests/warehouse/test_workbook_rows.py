@@ -121,3 +121,13 @@ def test_text_past_excels_limit_is_cut_and_the_rest_of_its_row_kept(tmp_path: Pa
 def test_only_text_and_number_columns_are_built_from_columns() -> None:
     assert can_build_rows(tricky_frame())
     assert not can_build_rows(pl.DataFrame({"flag": [True]}))
+
+
+def test_rows_for_a_sheet_the_workbook_lacks_are_refused(tmp_path: Path) -> None:
+    skeleton = io.BytesIO()
+    book = Workbook(skeleton, WORKBOOK_OPTIONS)
+    book.add_worksheet("cases").write_row(0, 0, ["案件编号"])
+    book.close()
+    with pytest.raises(ValueError, match="sheet2.xml"):
+        fill_sheet_rows(skeleton, tmp_path / "filled.xlsx",
+                        [SheetRows.for_sheet(1, pl.DataFrame({"id": ["CASE-1"]}))])
