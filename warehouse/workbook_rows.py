@@ -43,6 +43,7 @@ EDGE_WHITE_SPACE = r"^\s|\s$"  # xlsxwriter's test for xml:space="preserve"
 NUMBER_DTYPES = (pl.Float64, pl.Float32, pl.Int64, pl.Int32, pl.Int16, pl.Int8,
                  pl.UInt64, pl.UInt32, pl.UInt16, pl.UInt8)
 ROW_NUMBER = "__row_number"
+SHEET_PART = "__sheet_part"
 SHEET_DATA_END = b"</sheetData>"
 DIMENSION = re.compile(rb'<dimension ref="[A-Z0-9:]+"/>')
 
@@ -197,27 +198,62 @@ def rows_xml(frame: pl.DataFrame, first_row: int, plan: SheetPlan | None = None)
     ).select(row_expression(frame, plan).alias("row")).get_column("row").drop_nulls()
 
 
+def small_sheets_xml(sheets: Sequence[SheetRows]) -> dict[str, tuple[bytes, int]]:
+    """(rows XML, last row with a cell) of every small sheet, built a batch of sheets with the
+    same columns at a time: a polars call costs ~10 ms on any frame, and a township's
+    workbook has a dozen small sheets."""
+    built: dict[str, tuple[bytes, int]] = {}
+    batches: dict[tuple[tuple[str, pl.DataType], ...], list[SheetRows]] = {}
+    for sheet in sheets:
+        if sheet.frame.height < PLAN_MIN_ROWS:
+            batches.setdefault(tuple(sheet.frame.schema.items()), []).append(sheet)
+    for batch in batches.values():
+        frame = pl.concat([sheet.frame for sheet in batch])
+        plan = plan_sheet(frame)  # every column escaped, unless together they are big
+        part = pl.Series(SHEET_PART, [sheet.part for sheet in batch for _ in
+                                      range(sheet.frame.height)], pl.String)
+        rows = as_cell_values(frame, plan).with_columns(part).with_columns(
+            # each sheet's rows from sheet row 1 (0-based) onward, under its header
+            (pl.int_range(pl.len(), dtype=pl.Int64).over(SHEET_PART) + 2).cast(pl.String)
+            .alias(ROW_NUMBER),
+        ).select(SHEET_PART, pl.col(ROW_NUMBER).cast(pl.Int64).sub(1).alias("sheet_row"),
+                 row_expression(frame, plan).alias("row")).drop_nulls("row")
+        found = rows.group_by(SHEET_PART).agg(pl.col("row").sort_by("sheet_row").str.join(""),
+                                               pl.col("sheet_row").max())
+        for part, xml, last_row in found.iter_rows():
+            built[part] = (xml.encode(), last_row)
+        for sheet in batch:  # a sheet whose rows have no cell at all: no row, dimension A1
+            built.setdefault(sheet.part, (b"", 0))
+    return built
+
+
 def has_cell(name: str, dtype: pl.DataType) -> pl.Expr:
     """Whether xlsxwriter writes a cell for this value: not null, and text not empty."""
     present = pl.col(name).is_not_null()
     return present & (pl.col(name) != "") if dtype == pl.String else present
 
 
-def write_sheet_part(skeleton: bytes, frame: pl.DataFrame, out: IO[bytes]) -> None:
+def write_sheet_part(skeleton: bytes, frame: pl.DataFrame, out: IO[bytes],
+                     built: tuple[bytes, int] | None = None) -> None:
     """The sheet part xlsxwriter wrote (header row only) with the data rows spliced in and
-    its dimension widened to the last row that has a cell, as xlsxwriter would widen it."""
+    its dimension widened to the last row that has a cell, as xlsxwriter would widen it.
+    `built`: the rows' XML and last row already built (small_sheets_xml)."""
     end = skeleton.index(SHEET_DATA_END)
     dimension = DIMENSION.search(skeleton)
     if dimension is None:
         raise ValueError("sheet part without a <dimension>: not one xlsxwriter wrote")
-    plan = plan_sheet(frame)
+    plan = None if built else plan_sheet(frame)
+    last_row = built[1] if built else plan.last_row if plan else 0
     # the header row spans every column, so the dimension's columns are the frame's
-    ref = xl_range(0, 0, plan.last_row, frame.width - 1).encode()
+    ref = xl_range(0, 0, last_row, frame.width - 1).encode()
     out.write(skeleton[: dimension.start()] + b'<dimension ref="' + ref + b'"/>'
               + skeleton[dimension.end(): end])
-    for start in range(0, frame.height, ROWS_PER_PIECE):
-        rows = rows_xml(frame.slice(start, ROWS_PER_PIECE), 1 + start, plan)
-        out.write(rows.str.join("").cast(pl.Binary).item())
+    if built:
+        out.write(built[0])
+    else:
+        for start in range(0, frame.height, ROWS_PER_PIECE):
+            rows = rows_xml(frame.slice(start, ROWS_PER_PIECE), 1 + start, plan)
+            out.write(rows.str.join("").cast(pl.Binary).item())
     out.write(skeleton[end:])
 
 
@@ -225,6 +261,7 @@ def fill_sheet_rows(skeleton: io.BytesIO, target: Path, rows: Sequence[SheetRows
     """Copy the workbook xlsxwriter wrote into memory to `target`, each sheet in `rows` with
     its data rows; every other part as it was (same names, order, dates, compression)."""
     by_part = {sheet.part: sheet.frame for sheet in rows}
+    small = small_sheets_xml(rows)
     with ZipFile(skeleton) as source, ZipFile(target, "w", ZIP_DEFLATED) as package:
         missing = set(by_part) - set(source.namelist())
         if missing:  # rows must never go missing quietly
@@ -236,7 +273,7 @@ def fill_sheet_rows(skeleton: io.BytesIO, target: Path, rows: Sequence[SheetRows
                 package.writestr(info, data)
                 continue
             with tempfile.TemporaryFile(dir=target.parent) as part:
-                write_sheet_part(data, frame, part)
+                write_sheet_part(data, frame, part, small.get(info.filename))
                 filled = ZipInfo(info.filename, info.date_time)
                 filled.compress_type = info.compress_type
                 filled.external_attr = info.external_attr

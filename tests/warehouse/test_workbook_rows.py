@@ -131,3 +131,43 @@ def test_rows_for_a_sheet_the_workbook_lacks_are_refused(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="sheet2.xml"):
         fill_sheet_rows(skeleton, tmp_path / "filled.xlsx",
                         [SheetRows.for_sheet(1, pl.DataFrame({"id": ["CASE-1"]}))])
+
+
+@pytest.mark.parametrize("plan_min_rows", [
+    pytest.param(0, id="each sheet on its own"),
+    pytest.param(30, id="small sheets in one batch, a big one on its own"),
+    pytest.param(10**9, id="all sheets in one batch"),
+])
+def test_sheets_of_one_workbook_get_their_own_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan_min_rows: int) -> None:
+    monkeypatch.setattr(workbook_rows, "PLAN_MIN_ROWS", plan_min_rows)
+    sheets = {
+        "冲突": pl.DataFrame({"id": ["A-1", "A-2", None], "p": [0.5, None, 1.0]}),
+        "空行": pl.DataFrame({"id": [None, ""], "p": [None, None]}, schema={"id": pl.String,
+                                                                          "p": pl.Float64}),
+        "多": pl.DataFrame({"id": [f"C-{n}" for n in range(45)], "p": [n / 7 for n in range(45)]}),
+        "退回": pl.DataFrame({"file": ["f.csv", "g.csv"], "why": ["<坏>", " 空格"]}),
+    }
+
+    def package(filled: bool) -> dict[str, bytes]:
+        out = io.BytesIO()
+        book = Workbook(out, WORKBOOK_OPTIONS)
+        book.set_properties({"created": CREATED})
+        rows = []
+        for name, frame in sheets.items():
+            sheet = book.add_worksheet(name)
+            sheet.write_row(0, 0, list(frame.columns))
+            if filled:
+                rows.append(SheetRows.for_sheet(sheet.index, frame))
+            else:
+                for row_number, row in enumerate(frame.iter_rows(), start=1):
+                    sheet.write_row(row_number, 0, row)
+        book.close()
+        if filled:
+            target = tmp_path / "filled.xlsx"
+            fill_sheet_rows(out, target, rows)
+            out = io.BytesIO(target.read_bytes())
+        with ZipFile(out) as zipped:
+            return {name: zipped.read(name) for name in zipped.namelist()}
+
+    assert package(filled=True) == package(filled=False)
