@@ -62,7 +62,13 @@ def sex_ratio_cells(children: pl.DataFrame) -> pl.DataFrame:
     birth_date. A null township_code counts as `unknown`, a null birth order as 0; in the
     output a null township_code or birth_order means all of them.
     """
-    monthly = children.group_by(
+    return cells_from_monthly(monthly_births(children))
+
+
+def monthly_births(children: pl.DataFrame) -> pl.DataFrame:
+    """Births per (source, township, birth order, month = year * 100 + month, null when the
+    date is unknown), by sex: everything the sex ratio table is summed from."""
+    return children.group_by(
         "source",
         pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP),
         pl.col("birth_order").fill_null(UNKNOWN_BIRTH_ORDER).cast(pl.Int8),
@@ -72,6 +78,10 @@ def sex_ratio_cells(children: pl.DataFrame) -> pl.DataFrame:
         (pl.col("sex") == 2).sum().cast(pl.Int64).alias("females"),
         pl.col("sex").is_null().sum().cast(pl.Int64).alias("unknown_sex"),
     )
+
+
+def cells_from_monthly(monthly: pl.DataFrame) -> pl.DataFrame:
+    """The sex ratio table from monthly_births' counts (computed there or by a query)."""
     cells = []
     for (period_name, period), by_township, by_order in itertools.product(
         PERIOD_EXPRESSIONS.items(), (False, True), (False, True)
@@ -157,33 +167,35 @@ def jisheng_record_facts(records: pl.DataFrame, persons: pl.DataFrame) -> pl.Dat
 def kpi_from_facts(persons: pl.DataFrame, jisheng: pl.DataFrame) -> pl.DataFrame:
     """The indicator table from every child (township_code, in_<source>) and every 计生
     record's facts (JISHENG_FACT_COLUMNS)."""
-    frames = []
-    for by_township in (False, True):
-        township = (pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP) if by_township
-                    else pl.lit(COUNTY, dtype=pl.String).alias("township_code"))
-        child_township = (
-            pl.col("child_township").fill_null(UNKNOWN_TOWNSHIP).alias("township_code")
-            if by_township else pl.lit(COUNTY, dtype=pl.String).alias("township_code"))
-        people = persons.group_by(township).agg(
-            pl.len().alias("children"),
-            pl.col("in_jisheng").sum().alias("children_in_jisheng"),
-            pl.col("in_weisheng").sum().alias("children_in_weisheng"),
-            pl.col("in_gongan").sum().alias("children_in_gongan"),
-            pl.col("in_minzheng").sum().alias("children_in_minzheng"),
-        )
-        cases = jisheng.group_by(child_township).agg(
-            pl.len().alias("jisheng_records"),
-            pl.col("in_gongan").sum().alias("jisheng_records_with_hukou"),
-            (pl.col("in_gongan") & pl.col("has_hukou_id")).sum().alias(
-                "jisheng_records_with_valid_id"),
-            pl.col("is_accurate").sum().alias("jisheng_records_accurate"),
-            pl.col("is_within_policy").is_not_null().sum().alias("policy_records"),
-            pl.col("is_within_policy").fill_null(False).sum().alias("within_policy_records"),
-        )
-        frames.append(people.join(cases, on="township_code", how="full", coalesce=True,
-                                  nulls_equal=True))
-    counts = pl.concat(frames, how="vertical_relaxed").with_columns(
-        pl.col(pl.UInt32, pl.Int64, pl.UInt64).fill_null(0).cast(pl.Int64))
+    people = persons.group_by(pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP)).agg(
+        pl.len().alias("children"),
+        pl.col("in_jisheng").sum().alias("children_in_jisheng"),
+        pl.col("in_weisheng").sum().alias("children_in_weisheng"),
+        pl.col("in_gongan").sum().alias("children_in_gongan"),
+        pl.col("in_minzheng").sum().alias("children_in_minzheng"),
+    )
+    cases = jisheng.group_by(
+        pl.col("child_township").fill_null(UNKNOWN_TOWNSHIP).alias("township_code")).agg(
+        pl.len().alias("jisheng_records"),
+        pl.col("in_gongan").sum().alias("jisheng_records_with_hukou"),
+        (pl.col("in_gongan") & pl.col("has_hukou_id")).sum().alias(
+            "jisheng_records_with_valid_id"),
+        pl.col("is_accurate").sum().alias("jisheng_records_accurate"),
+        pl.col("is_within_policy").is_not_null().sum().alias("policy_records"),
+        pl.col("is_within_policy").fill_null(False).sum().alias("within_policy_records"),
+    )
+    return kpi_from_counts(people, cases)
+
+
+def kpi_from_counts(people: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
+    """The indicator table from per-township counts of children (children,
+    children_in_<source>) and of 计生 records (jisheng_records, ...), as kpi_from_facts
+    counts them or a query does; the county row is their sum."""
+    townships = people.join(cases, on="township_code", how="full", coalesce=True).with_columns(
+        pl.col(pl.UInt32, pl.Int32, pl.Int64, pl.UInt64).fill_null(0).cast(pl.Int64))
+    county = townships.select(pl.lit(COUNTY, dtype=pl.String).alias("township_code"),
+                              pl.exclude("township_code").sum())
+    counts = pl.concat([county, townships], how="vertical_relaxed")
 
     def rate(numerator: str, denominator: str) -> pl.Expr:
         return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))

@@ -27,7 +27,12 @@ import duckdb
 import polars as pl
 
 from schemas.published import PUBLISHED_SCHEMA_VERSION, PUBLISHED_TABLES
-from transforms.indicators import kpi_from_facts, sex_ratio_cells
+from transforms.indicators import (
+    UNKNOWN_BIRTH_ORDER,
+    UNKNOWN_TOWNSHIP,
+    cells_from_monthly,
+    kpi_from_counts,
+)
 from transforms.reconcile import HUKOU_GRACE_MONTHS
 from warehouse import published_queries as queries
 from warehouse.publish import building_path, fill_published_table, swap_in
@@ -175,6 +180,41 @@ UNION ALL
 SELECT '{RECONCILED}', sex, township_code, birth_date, birth_order FROM {schema}.person"""
 
 
+def monthly_births_sql(children: str) -> str:
+    """transforms.indicators.monthly_births as a query over the children's rows."""
+    return f"""
+SELECT source, coalesce(township_code, '{UNKNOWN_TOWNSHIP}') AS township_code,
+       coalesce(birth_order, {UNKNOWN_BIRTH_ORDER})::TINYINT AS birth_order,
+       (year(birth_date) * 100 + month(birth_date))::INTEGER AS month,
+       count(*) FILTER (WHERE sex = 1) AS males, count(*) FILTER (WHERE sex = 2) AS females,
+       count(*) FILTER (WHERE sex IS NULL) AS unknown_sex
+FROM ({children}) GROUP BY ALL"""
+
+
+def township_people_sql(schema: str) -> str:
+    """Children per township and how many each department holds (kpi_from_counts)."""
+    return f"""
+SELECT coalesce(township_code, '{UNKNOWN_TOWNSHIP}') AS township_code, count(*) AS children,
+       count(*) FILTER (WHERE in_jisheng) AS children_in_jisheng,
+       count(*) FILTER (WHERE in_weisheng) AS children_in_weisheng,
+       count(*) FILTER (WHERE in_gongan) AS children_in_gongan,
+       count(*) FILTER (WHERE in_minzheng) AS children_in_minzheng
+FROM {schema}.person GROUP BY ALL"""
+
+
+def township_cases_sql() -> str:
+    """计生 records per township of their child, from the state's facts (kpi_from_counts)."""
+    return f"""
+SELECT coalesce(child_township, '{UNKNOWN_TOWNSHIP}') AS township_code,
+       count(*) AS jisheng_records,
+       count(*) FILTER (WHERE in_gongan) AS jisheng_records_with_hukou,
+       count(*) FILTER (WHERE in_gongan AND has_hukou_id) AS jisheng_records_with_valid_id,
+       count(*) FILTER (WHERE is_accurate) AS jisheng_records_accurate,
+       count(is_within_policy) AS policy_records,
+       count(*) FILTER (WHERE is_within_policy) AS within_policy_records
+FROM jisheng_facts GROUP BY ALL"""
+
+
 def patch_published(
     connection: duckdb.DuckDBPyConnection,
     warehouse: Path,
@@ -248,14 +288,13 @@ def patch_tables(
     counts = {name: int(connection.execute(f"SELECT count(*) FROM pub.{name}").fetchall()[0][0])
               for name in CARRIED}
     record_published_run(connection, {**run_row, "discrepancies": counts["discrepancy"]})
-    counted = connection.sql(department_children_sql("pub")).pl()
-    persons = connection.sql("SELECT township_code, in_jisheng, in_weisheng, in_gongan, "
-                             "in_minzheng FROM pub.person").pl()
-    kpi = kpi_from_facts(persons, connection.sql("SELECT * FROM jisheng_facts").pl())
+    monthly = connection.sql(monthly_births_sql(department_children_sql("pub"))).pl()
+    kpi = kpi_from_counts(connection.sql(township_people_sql("pub")).pl(),
+                          connection.sql(township_cases_sql()).pl())
     record_kpi_history(connection, kpi, run_id, as_of)
     rebuilt = {
         **whole_frames,
-        "sex_ratio": sex_ratio_cells(counted).with_columns(pl.lit(run_id).alias("run_id")),
+        "sex_ratio": cells_from_monthly(monthly).with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi": kpi.with_columns(pl.lit(run_id).alias("run_id")),
         "registration_kpi_history": kpi_history(connection, run_id),
         "review_decision": children.review_decision,
