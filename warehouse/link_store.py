@@ -21,7 +21,7 @@ from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
 from warehouse.review_decisions import load_link_constraints
-from warehouse.state_store import insert_frame
+from warehouse.state_store import insert_frame, transaction
 
 LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
 WEIGHT_COLUMNS = [f"{c.name}_weight" for c in COMPARISONS]
@@ -34,7 +34,7 @@ def create_link_state_sql() -> list[str]:
     weights = ", ".join(f"{c} DOUBLE" for c in WEIGHT_COLUMNS)
     return [
         """CREATE TABLE IF NOT EXISTS record_person (
-  member_key VARCHAR PRIMARY KEY, source VARCHAR, record_id VARCHAR, person_id VARCHAR,
+  member_key VARCHAR, source VARCHAR, record_id VARCHAR, person_id VARCHAR,
   match_probability DOUBLE, version_key VARCHAR)""",
         f"""CREATE TABLE IF NOT EXISTS link_pairs (
   key_l VARCHAR, key_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
@@ -93,6 +93,20 @@ def constraint_recs(records: pl.DataFrame, constraints: pl.DataFrame
             recs.filter(~pl.col("is_must_link")).select("rec_l", "rec_r"))
 
 
+def drop_record_person_key(connection: duckdb.DuckDBPyConnection) -> None:
+    """record_person had a PRIMARY KEY: its index cost ~3 s a night at 1M (a nightly commit
+    rewrote it), and store_linkage writes each member key once anyway (replaced rows are
+    deleted first, in the same transaction)."""
+    keyed = connection.execute(
+        "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'record_person' "
+        "AND constraint_type = 'PRIMARY KEY'").fetchall()[0][0]
+    if keyed:
+        with transaction(connection):
+            connection.execute("CREATE TABLE record_person_unkeyed AS SELECT * FROM record_person")
+            connection.execute("DROP TABLE record_person")
+            connection.execute("ALTER TABLE record_person_unkeyed RENAME TO record_person")
+
+
 def stored_pairs_among(connection: duckdb.DuckDBPyConnection
                        ) -> Callable[[pl.Series], pl.DataFrame]:
     """Earlier nights' pairs with both records among some member keys, read when asked."""
@@ -117,6 +131,7 @@ def link_persons(
     """Link the records in use, full or nightly, and store person ids for every record."""
     for statement in create_link_state_sql():
         connection.execute(statement)
+    drop_record_person_key(connection)
     records = load_records(connection)
     member_keys = records.select(
         (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"),
