@@ -7,6 +7,7 @@ The first night holds every department's files but its latest; the second night 
 from __future__ import annotations
 
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ import pytest
 
 from schemas.published import PUBLISHED_TABLES
 from tests.e2e.cli_runs import published, run_cli
+from warehouse.patch_publish import patch_basis
 from warehouse.publish_run import publish_run
 from warehouse.read_reference import read_divisions
 from warehouse.state_paths import StatePaths
@@ -117,3 +119,29 @@ def test_a_run_killed_after_linking_is_published_by_the_next(
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as reader:
         in_use = reader.execute("SELECT count(*) FROM person_source").fetchall()[0][0]
     assert in_use == second["rows_in_use"]
+
+
+def test_a_patch_is_refused_where_it_cannot_be_trusted(
+        two_nights: tuple[Path, Path, dict[str, object], dict[str, object]],
+        tmp_path: Path) -> None:
+    """Whole publish instead: an as-of date before the last one, a warehouse file that is not
+    the last publish, a full relink not yet published."""
+    inbox, warehouse, _, second = two_nights
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in warehouse.parent.iterdir():
+        if path.name.startswith(warehouse.name) and not path.name.endswith(".reports"):
+            (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy / path.name)
+    target = copy / warehouse.name
+    as_of = date.fromisoformat(str(second["as_of"]))
+    with open_state(StatePaths(target).state_db) as state:
+        assert patch_basis(state, target, as_of) == (second["run_id"], as_of)
+        assert patch_basis(state, target, as_of + timedelta(days=1)) is not None
+        assert patch_basis(state, target, as_of - timedelta(days=1)) is None
+        with duckdb.connect(str(target)) as writer:  # the file is not what was published
+            writer.execute("UPDATE label_source SET run_id = 'run-elsewhere'")
+        assert patch_basis(state, target, as_of) is None
+        assert patch_basis(state, copy / "missing.duckdb", as_of) is None
+        state.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, 'rebuild')")
+        shutil.copy2(warehouse, target)
+        assert patch_basis(state, target, as_of) is None
