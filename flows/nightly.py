@@ -40,7 +40,7 @@ from warehouse.ingest import (
 )
 from warehouse.link_store import LinkOutcome, link_persons
 from warehouse.patch_publish import mark_published
-from warehouse.publish_run import PublishOutcome, publish_run
+from warehouse.publish_run import publish_run
 from warehouse.read_reference import read_divisions
 from warehouse.run_headlines import read_run_headlines
 from warehouse.run_history import read_extract_history
@@ -261,29 +261,9 @@ def link_records(
     return outcome
 
 
-@task(cache_policy=NONE)
-def publish_warehouse(
-    connection: duckdb.DuckDBPyConnection,
-    warehouse: Path,
-    run_id: str,
-    run_row: dict[str, object],
-    divisions: pl.DataFrame,
-    as_of: date | None,
-    rebuild: bool = False,
-) -> PublishOutcome:
-    """Reconcile and publish: patch a copy of the previous publish where only some children
-    changed, else build every table into a new file; either way swapped in at once."""
-    outcome = publish_run(connection, warehouse, run_id, run_row, divisions, as_of,
-                          may_patch=not rebuild)
-    if outcome.mode == "patched":
-        get_run_logger().info(
-            "published %s to %s by patching %s: %d children reconciled again (%d records "
-            "read)", run_id, warehouse, outcome.patched_run_id, outcome.children_reconciled,
-            outcome.records_read)
-    else:
-        get_run_logger().info("published %s to %s (every table built whole)", run_id,
-                              warehouse)
-    return outcome
+# Reconcile and publish: patch the previous publish where only some children changed, else
+# build every table whole; either way the new file is swapped in at once.
+publish_warehouse = task(name="publish_warehouse", cache_policy=NONE)(publish_run)
 
 
 @flow(name="birthrec-nightly", log_prints=False,
@@ -369,7 +349,8 @@ def nightly_reconciliation(
             "schema_version": PUBLISHED_SCHEMA_VERSION,
         }
         published = publish_warehouse(connection, warehouse, run_id, run_row, divisions,
-                                      run_as_of, rebuild)
+                                      run_as_of, may_patch=not rebuild)
+        logger.info("%s", published.describe(run_id, warehouse))
         summary.discrepancies, summary.publish = published.discrepancies, published.mode
         mark_published(connection, run_id, key_of_content, datetime.now())
         summary.status = RunStatus.PUBLISHED.value

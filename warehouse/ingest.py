@@ -26,6 +26,7 @@ from warehouse.state_paths import StatePaths
 from warehouse.state_store import (
     insert_frame,
     next_ingest_order,
+    transaction,
     with_content_keys,
     write_record_versions,
 )
@@ -156,18 +157,13 @@ def store_staged_file(
         pl.lit(ingest_order, dtype=pl.Int64).alias("ingest_order"),
     )
     write_record_versions(versions, paths.state_db, inbox_file.content_hash)
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         insert_frame(connection, "quarantine_rows", quarantined_row_frame(staged, run_id))
         insert_frame(connection, "files", manifest_frame(
             inbox_file, status="ingested", run_id=run_id, rows_read=staged.rows_read,
             seen_at=seen_at).with_columns(pl.lit(ingest_order, dtype=pl.Int64).alias(
                 "ingest_order")))
         insert_frame(connection, "file_names", name_frame(inbox_file, run_id))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return FileOutcome(inbox_file.relative, inbox_file.source, "ingested", staged.rows_read,
                        staged.records.height, staged.quarantined.height)
 
@@ -180,8 +176,7 @@ def store_rejected_file(
     seen_at: datetime,
 ) -> FileOutcome:
     """Record a file rejected whole: manifest entry plus one quarantine row."""
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         insert_frame(connection, "files", manifest_frame(
             rejected, status="rejected", run_id=run_id, rows_read=None,
             reason=error.reason.value, detail=error.detail, seen_at=seen_at))
@@ -189,10 +184,6 @@ def store_rejected_file(
         insert_frame(connection, "quarantine_rows", file_quarantine_frame(
             rejected.relative, rejected.source, rejected.content_hash, error.reason,
             error.detail, run_id))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return FileOutcome(rejected.relative, rejected.source, "rejected", 0, 0, 0,
                        error.reason.value, str(error))
 

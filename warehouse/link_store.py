@@ -194,14 +194,15 @@ def store_linkage(
     pairs = linkage.pairs.filter(KEEP_PAIR).select(
         "key_l", "key_r", "match_probability", "match_weight", "is_duplicate_candidate",
         "is_contradiction", *LEVEL_COLUMNS, *WEIGHT_COLUMNS)
-    connection.execute("BEGIN TRANSACTION")
-    try:
-        if full:
+    with transaction(connection):
+        if full:  # every child is new: the marker row without a key makes the next publish whole
             connection.execute("DELETE FROM record_person")
             connection.execute("DELETE FROM link_pairs")
             connection.execute("DELETE FROM link_model")
             connection.execute("INSERT INTO link_model VALUES (?, ?)",
                                [run_id, linkage.model.to_json()])
+            connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
+                               [run_id])
         else:
             connection.register("touched_keys", rows.select("member_key"))
             connection.execute("DELETE FROM record_person WHERE member_key IN "
@@ -212,22 +213,14 @@ def store_linkage(
                 "DELETE FROM link_pairs WHERE (key_l, key_r) IN "
                 "(SELECT (key_l, key_r) FROM new_pairs)")
             connection.unregister("new_pairs")
-        insert_frame(connection, "record_person", rows)
-        if full:  # one row without a key: every child is new, the next publish is whole
-            connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
-                               [run_id])
-        else:
             insert_frame(connection, "unpublished_links", rows.join(
                 previous.select("member_key", pl.col("person_id").alias("person_before")),
                 on="member_key", how="left").select(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
+        insert_frame(connection, "record_person", rows)
         insert_frame(connection, "link_pairs", pairs)
         insert_frame(connection, "person_history", history.select(
             "retired_id", "successor_id", "reason", pl.lit(run_id).alias("run_id")))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return history.height
 

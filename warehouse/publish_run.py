@@ -29,6 +29,14 @@ class PublishOutcome:
     children_reconciled: int | None = None  # when patched: the affected children
     records_read: int | None = None  # when patched: their records and their context's
 
+    def describe(self, run_id: str, warehouse: Path) -> str:
+        """The run log's line about this publish."""
+        if self.mode == "patched":
+            return (f"published {run_id} to {warehouse} by patching {self.patched_run_id}: "
+                    f"{self.children_reconciled} children reconciled again "
+                    f"({self.records_read} records read)")
+        return f"published {run_id} to {warehouse} (every table built whole)"
+
 
 def whole_queries(run_id: str) -> dict[str, str]:
     """The published tables filled by a query over the state, not from polars frames."""

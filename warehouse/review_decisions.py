@@ -381,15 +381,10 @@ def store_review_files(connection: duckdb.DuckDBPyConnection, files: list[Review
                "file_seq": pl.Int64, "received_order": pl.Int64, "status": pl.String}).join(
         rows.rename({"file_hash": "content_hash"}), on="content_hash", how="left").with_columns(
         pl.lit(attempt).alias("attempt_id"), pl.lit(seen_at).alias("seen_at"))
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         insert_frame(connection, "review_files", manifest)
         insert_frame(connection, "review_decisions",
                      judged.with_columns(pl.lit(attempt).alias("judged_attempt")))
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def review_summary(connection: duckdb.DuckDBPyConnection, hashes: list[str]) -> dict[str, object]:

@@ -100,12 +100,12 @@ def test_a_run_killed_after_linking_is_published_by_the_next(
     inbox_without_latest_files(inbox, first_inbox)
     run_cli(first_inbox, work / "warehouse.duckdb")
 
-    import flows.nightly as nightly
+    import warehouse.publish_run as publishing
 
     def dies(*args: object, **kwargs: object) -> object:
         raise RuntimeError("killed before publishing")
 
-    monkeypatch.setattr(nightly, "publish_run", dies)
+    monkeypatch.setattr(publishing, "patch_published", dies)
     from typer.testing import CliRunner
 
     from flows.cli import app
