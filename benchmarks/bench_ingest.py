@@ -44,13 +44,13 @@ def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
     from flows.nightly import STAGE_AHEAD
     from warehouse.errors import BadFileError
     from warehouse.inbox_files import InboxFile, list_inbox
-    from warehouse.ingest import StagedFile, stage_file, store_staged_file
+    from warehouse.ingest import PseudonymCache, StagedFile, stage_file, store_staged_file
     from warehouse.read_reference import read_divisions
     from warehouse.state_paths import StatePaths, load_pseudonym_key
     from warehouse.state_store import open_state
 
     paths = StatePaths(work / "bench.duckdb").create()
-    key = load_pseudonym_key(paths)
+    pseudonyms = PseudonymCache(load_pseudonym_key(paths))  # one per run, as the flow
     started = time.perf_counter()
     divisions, _ = read_divisions(inbox)
     accepted, _ = list_inbox(inbox)
@@ -77,7 +77,7 @@ def measure_ingest(inbox: Path, work: Path) -> dict[str, object]:
                 new_files, pool.map(timed_stage, new_files), strict=True):
             t1 = time.perf_counter()
             if staged is not None:
-                store_staged_file(connection, staged, paths, "bench", datetime.now(), key)
+                store_staged_file(connection, staged, paths, "bench", datetime.now(), pseudonyms)
             t2 = time.perf_counter()
             stage_seconds += seconds
             store_seconds += t2 - t1
@@ -118,6 +118,8 @@ def main() -> None:
     parser.add_argument("--generated", type=Path,
                         help="an already generated folder (with inbox/) to use instead")
     parser.add_argument("--skip-run", action="store_true", help="skip the whole nightly run")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the ingest state (to compare record files between versions)")
     parser.add_argument("--child", choices=["ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,7 +140,10 @@ def main() -> None:
         run = measure_run(target / "inbox", work)
         print("whole nightly run (birthrec run, Prefect temporary server included):")
         print(json.dumps(run, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"kept: {work / 'state'}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from warehouse.errors import BadFileError, RowCountMismatchError
 from warehouse.inbox_files import InboxFile, RejectedFile, list_inbox
 from warehouse.ingest import (
     FileOutcome,
+    PseudonymCache,
     StagedFile,
     stage_file,
     store_duplicate_name,
@@ -121,14 +122,14 @@ def store_inbox_file(
     staged: StagedFile | BadFileError,
     paths: StatePaths,
     attempt: str,
-    key: bytes,
+    pseudonyms: PseudonymCache,
 ) -> FileOutcome:
     """Store one staged file in the state, or quarantine it whole."""
     logger = get_run_logger()
     if isinstance(staged, BadFileError):
         logger.warning("%s", staged)
         return store_rejected_file(connection, inbox_file, staged, attempt, datetime.now())
-    outcome = store_staged_file(connection, staged, paths, attempt, datetime.now(), key)
+    outcome = store_staged_file(connection, staged, paths, attempt, datetime.now(), pseudonyms)
     logger.info("%s: %d rows read, %d usable, %d quarantined", outcome.file,
                 outcome.rows_read, outcome.rows_used, outcome.rows_quarantined)
     return outcome
@@ -144,13 +145,16 @@ def ingest_new_files(
     progress: RunProgress | None = None,
 ) -> list[FileOutcome]:
     """Stage up to STAGE_AHEAD files at once on the task runner's threads (reading a
-    workbook is single-threaded), store them one by one in order on this thread."""
+    workbook is single-threaded), store them one by one in order on this thread, hashing
+    each distinct ID number once for the whole night."""
     outcomes: list[FileOutcome] = []
+    pseudonyms = PseudonymCache(key)
     pending: deque[tuple[InboxFile, PrefectFuture[StagedFile | BadFileError]]] = deque()
 
     def store_next() -> None:
         done, future = pending.popleft()
-        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt, key))
+        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt,
+                                         pseudonyms))
         if progress is not None:
             progress.update("ingest", len(outcomes), len(new_files),
                             f"ingest: {done.relative} stored")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -146,13 +146,13 @@ def store_staged_file(
     paths: StatePaths,
     run_id: str,
     seen_at: datetime,
-    key: bytes,
+    pseudonyms: PseudonymCache,
 ) -> FileOutcome:
     """Archive the file and store its rows and manifest entry in one transaction."""
     inbox_file = staged.inbox_file
     archive_copy(inbox_file.path, paths.archive, inbox_file.content_hash, inbox_file.extension)
     ingest_order = next_ingest_order(connection)
-    versions = with_pseudonyms(connection, staged.records, key).with_columns(
+    versions = with_pseudonyms(connection, staged.records, pseudonyms).with_columns(
         pl.lit(run_id).alias("ingest_run_id"),
         pl.lit(ingest_order, dtype=pl.Int64).alias("ingest_order"),
     )
@@ -205,21 +205,62 @@ PSEUDONYM_COLUMNS = (
 )
 
 
-def with_pseudonyms(
-    connection: duckdb.DuckDBPyConnection, records: pl.DataFrame, key: bytes
+@dataclass(frozen=True, eq=False)
+class PseudonymCache:
+    """The night's pseudonyms by ID number, so each distinct number is hashed once per run:
+    a mother's number recurs in three departments' files and a child's in two or three, and
+    the keyed hash was 13 s of a 1M ingest when paid once per file. Raw values, kept in
+    memory for the run only, and never shown in a repr (so never in a log)."""
+
+    key: bytes = field(repr=False)
+    known: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+
+def pseudonym_mapping(
+    connection: duckdb.DuckDBPyConnection, values: pl.DataFrame, column: str, alias: str,
+    key: bytes,
 ) -> pl.DataFrame:
-    """The keyed pseudonyms stored beside each record version's ID numbers, computed by
-    DuckDB once per distinct number (mothers recur across departments and siblings)."""
+    """(column, alias): DuckDB's keyed pseudonym of each distinct value of `values`."""
+    connection.register("id_values", values)
+    try:
+        return connection.sql(
+            f"SELECT {column}, {pseudonym_sql(column, key, PSEUDONYM_PREFIXES[column])} "
+            f"AS {alias} FROM id_values").pl()
+    finally:
+        connection.unregister("id_values")
+
+
+def cached_pseudonyms(
+    connection: duckdb.DuckDBPyConnection, values: pl.DataFrame, column: str, alias: str,
+    cache: PseudonymCache,
+) -> pl.DataFrame:
+    """(column, alias) for `values`: known ones from the run's cache, the rest computed and
+    added to it."""
+    known = cache.known.get(column)
+    if known is None:
+        computed = pseudonym_mapping(connection, values, column, alias, cache.key)
+        cache.known[column] = computed
+        return computed
+    # The inner join hashes the file's values, the smaller side, not the whole cache.
+    found = known.join(values, on=column, how="inner")
+    missing = values.join(found.select(column), on=column, how="anti")
+    computed = pseudonym_mapping(connection, missing, column, alias, cache.key)
+    cache.known[column] = pl.concat([known, computed])
+    return pl.concat([found, computed])
+
+
+def with_pseudonyms(
+    connection: duckdb.DuckDBPyConnection, records: pl.DataFrame, cache: PseudonymCache
+) -> pl.DataFrame:
+    """The keyed pseudonyms stored beside each record version's ID numbers, each distinct
+    number hashed once per run (PseudonymCache)."""
     for column, alias in PSEUDONYM_COLUMNS:
         values = records.select(pl.col(column).drop_nulls().unique())
-        connection.register("id_values", values)
-        try:
-            mapping = connection.sql(
-                f"SELECT {column}, {pseudonym_sql(column, key, PSEUDONYM_PREFIXES[column])} "
-                f"AS {alias} FROM id_values").pl()
-        finally:
-            connection.unregister("id_values")
-        records = records.join(mapping, on=column, how="left", nulls_equal=False)
+        mapping = cached_pseudonyms(connection, values, column, alias, cache)
+        # Join the ID column alone: joining the wide records would gather all 60 columns.
+        pseudonyms = records.select(column).join(
+            mapping, on=column, how="left", maintain_order="left").get_column(alias)
+        records = records.with_columns(pseudonyms)
     return records
 
 
