@@ -11,6 +11,8 @@ import math
 
 import polars as pl
 
+from transforms.reconcile import with_keys
+
 SRB_NORMAL_RANGE = (103.0, 107.0)
 WILSON_Z_95 = 1.959963984540054
 UNKNOWN_TOWNSHIP = "unknown"
@@ -141,21 +143,23 @@ JISHENG_FACT_COLUMNS = ("person_id", "record_id", "child_township", "in_gongan",
 
 
 def jisheng_record_facts(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
-    """Each 计生 record of `records` against its reconciled child in `persons`."""
+    """Each 计生 record of `records` against its reconciled child in `persons`
+    (reconcile_persons of the same records, joined by person_key)."""
+    records = with_keys(records)
     hukou_ids = records.filter((pl.col("source") == "gongan")
                                & pl.col("child_id_pseudonym").is_not_null()
                                & pl.col("child_id_number_problem").is_null()).select(
-        "person_id", pl.col("child_id_pseudonym").alias("hukou_id")).unique()
+        "person_key", "child_id_pseudonym", pl.lit(True).alias("has_hukou_id")).unique(
+        ["person_key", "child_id_pseudonym"])
     return records.filter(pl.col("source") == "jisheng").join(
-        persons.select("person_id", pl.col("township_code").alias("child_township"),
+        persons.select("person_key", pl.col("township_code").alias("child_township"),
                        pl.col("sex").alias("child_sex"),
                        pl.col("birth_date").alias("child_birth_date"),
                        pl.col("mother_pseudonym").alias("child_mother"),
                        pl.col("child_name").alias("golden_name"), "in_gongan"),
-        on="person_id").with_columns(
-        pl.struct("person_id", "child_id_pseudonym").is_in(
-            hukou_ids.select(pl.struct("person_id", pl.col("hukou_id").alias(
-                "child_id_pseudonym"))).to_series().implode()).alias("has_hukou_id"),
+        on="person_key").join(hukou_ids, on=["person_key", "child_id_pseudonym"], how="left",
+                              maintain_order="left").with_columns(
+        pl.col("has_hukou_id").fill_null(False),
         ((pl.col("sex") == pl.col("child_sex")).fill_null(False)
          & (pl.col("birth_date") == pl.col("child_birth_date")).fill_null(False)
          & (pl.col("mother_pseudonym") == pl.col("child_mother")).fill_null(False)

@@ -37,6 +37,31 @@ VALID_ID = (None, IdProblem.UPGRADED_15.value)
 HUKOU_GRACE_MONTHS = 1
 DISCREPANCY_COLUMNS = ("person_id", "kind", "source", "record_id", "status", "severity",
                        "detail")
+# Integer stand-ins for the 21-character ids, which every stage groups, joins and orders by:
+# person_key orders like person_id (its dense rank), record_rank like record_id among the
+# child's own records (every tie between records is broken within one child).
+KEY_COLUMNS = ("person_key", "record_rank")
+# Cases are listed by kind, source and child; these Enums sort in the strings' own order.
+KIND_ORDER = pl.Enum(sorted(k.value for k in K))
+SOURCE_ORDER = pl.Enum(sorted(s.value for s in Source))
+CASE_KEYS = ("person_key", "person_id", "kind", "source", "record_rank", "record_id", "detail")
+
+
+def with_keys(records: pl.DataFrame) -> pl.DataFrame:
+    """The records with KEY_COLUMNS, sorted by them: every stage then groups children's
+    records by slices, not by hashing ids. The keys are computed here unless the reader gave
+    them (the warehouse has DuckDB rank the ids while reading: it sorts strings faster).
+
+    Both keys are ranks of the ids, so no result depends on the order records come in.
+    """
+    if not all(key in records.columns for key in KEY_COLUMNS):
+        records = records.with_columns(
+            pl.col("person_id").rank("dense").cast(pl.UInt32).alias("person_key"),
+            pl.col("record_id").rank("min").over("person_id").cast(pl.UInt32)
+            .alias("record_rank"))
+    elif records.get_column("person_key").flags["SORTED_ASC"]:
+        return records  # sorted here before
+    return records.sort(KEY_COLUMNS).with_columns(pl.col("person_key").set_sorted())
 
 
 def formatted(template: str, *values: pl.Expr) -> pl.Expr:
@@ -58,27 +83,52 @@ def _priority(field: str) -> pl.Expr:
 def surviving_values(records: pl.DataFrame, field: str) -> pl.DataFrame:
     """The value most departments give (each department one vote), ties broken by the
     survivorship order, then by the smallest record id: one department's slip does not
-    overrule two that agree, and the same records always give the same child."""
+    overrule two that agree, and the same records always give the same child.
+
+    `records` carry KEY_COLUMNS; returns person_key and the field."""
     order = SURVIVORSHIP[field]
-    return records.filter(pl.col(field).is_not_null() & pl.col("source").is_in(order)).with_columns(
-        _priority(field).alias("priority")
-    ).group_by("person_id", field).agg(
-        pl.col("source").n_unique().alias("votes"), pl.col("priority").min(),
-        pl.col("record_id").min().alias("first_record"),
-    ).sort(["votes", "priority", "first_record"], descending=[True, False, False]).unique(
-        "person_id", keep="first", maintain_order=True).select("person_id", field)
+    candidates = records.filter(pl.col(field).is_not_null() & pl.col("source").is_in(order)
+                                ).group_by("person_key", field).agg(
+        pl.col("source").n_unique().alias("votes"), _priority(field).min().alias("priority"),
+        pl.col("record_rank").min().alias("first_record"))
+    # Integer sort keys only; a child's candidates never tie on first_record.
+    return candidates.sort(["person_key", "votes", "priority", "first_record"],
+                           descending=[False, True, False, False]).filter(
+        pl.col("person_key").is_first_distinct()).select("person_key", field)
+
+
+def _candidate(field: str) -> pl.Expr:
+    """The field's value where its department may give it (survivorship), else null."""
+    order = SURVIVORSHIP[field]
+    if set(order) == {s.value for s in Source}:
+        return pl.col(field)
+    return pl.when(pl.col("source").is_in(order)).then(pl.col(field))
 
 
 def reconcile_persons(records: pl.DataFrame) -> pl.DataFrame:
-    """The golden record of each child, field by field."""
-    persons = records.group_by("person_id").agg(
-        pl.len().alias("record_count"),
+    """The golden record of each child, field by field, in person_id order (with its
+    person_key, which find_discrepancies joins the same records by).
+
+    Most children's departments agree on a field, or only one gives it: that value wins
+    whatever the vote, so the vote (surviving_values) runs only where they differ.
+    """
+    records = with_keys(records)
+    persons = records.group_by("person_key").agg(
+        pl.col("person_id").first(), pl.len().alias("record_count"),
         *[(pl.col("source") == s.value).any().alias(f"in_{s.value}") for s in Source],
-    )
+        *[_candidate(field).min().alias(field) for field in SURVIVORSHIP],
+        *[_candidate(field).max().alias(f"{field}_max") for field in SURVIVORSHIP],
+    ).sort("person_key")
     for field in SURVIVORSHIP:
-        persons = persons.join(surviving_values(records, field), on="person_id", how="left")
-    # Sorted first: twins tie on birth date, and the tie must break the same way every run.
-    persons = persons.sort("person_id")
+        contested = persons.filter(pl.col(field) != pl.col(f"{field}_max")).select("person_key")
+        if contested.height:
+            voted = surviving_values(records.join(contested, on="person_key", how="semi"), field)
+            persons = persons.update(voted, on="person_key", how="left")
+    # Sorted (by person_key, as person_id) first: twins tie on birth date, and the tie must
+    # break the same way every run.
+    persons = persons.sort("person_key").select(
+        "person_id", "record_count", *[f"in_{s.value}" for s in Source], *SURVIVORSHIP,
+        "person_key")
     return persons.with_columns(inferred_birth_order(persons))
 
 
@@ -92,37 +142,43 @@ def inferred_birth_order(persons: pl.DataFrame) -> pl.Expr:
     return pl.coalesce(pl.col("birth_order"), from_mother).cast(pl.Int8).alias("birth_order")
 
 
-def _departing(records: pl.DataFrame, persons: pl.DataFrame, field: str, kind: K,
-               compare: str | None = None) -> pl.DataFrame:
-    """Records whose own value departs from the child's, where the departments disagree."""
+def _departing(judged: pl.DataFrame, field: str, kind: K, compare: str | None = None
+               ) -> pl.DataFrame:
+    """Records whose own value departs from the child's, where the departments disagree.
+
+    `judged`: records beside their child's golden values (golden_<field>)."""
     compare = compare or field
-    joined = records.filter(pl.col(compare).is_not_null()).join(
-        persons.select("person_id", pl.col(compare).alias("golden")), on="person_id")
-    disagreeing = joined.filter(
-        (pl.col(compare).n_unique().over("person_id") > 1) & (pl.col(compare) != pl.col("golden")))
-    return disagreeing.select(
-        "person_id", pl.lit(kind.value).alias("kind"), "source", "record_id",
-        formatted("{} {} ≠ {}", pl.lit(field), pl.col(field).cast(pl.String),
-                  pl.col("golden").cast(pl.String)).alias("detail"),
-    )
+    golden = pl.col(f"golden_{compare}")
+    disagreeing = judged.filter(pl.col(compare).is_not_null()).filter(
+        (pl.col(compare).n_unique().over("person_key") > 1) & (pl.col(compare) != golden))
+    return disagreeing.select(*case_columns(kind, formatted(
+        "{} {} ≠ {}", pl.lit(field), pl.col(field).cast(pl.String), golden.cast(pl.String))))
+
+
+def beside_golden(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    """Each record with its child's golden values of the compared fields (one join)."""
+    compared = ("sex", "birth_date", "child_name", "mother_name_pinyin", "mother_pseudonym")
+    return records.join(persons.select("person_key", *[pl.col(c).alias(f"golden_{c}")
+                                                       for c in compared]),
+                        on="person_key", how="left")
 
 
 def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: object
                        ) -> pl.DataFrame:
     """Every (person, kind, source) discrepancy, with its status and severity.
 
-    `as_of` is the run's date: deadlines never read the clock.
+    `persons`: reconcile_persons of the same records. `as_of` is the run's date: deadlines
+    never read the clock.
     """
+    records = with_keys(records)
+    judged = beside_golden(records, persons)
+    held = judged.filter(pl.col("source") != "minzheng")
     found = [
-        _departing(records.filter(pl.col("source") != "minzheng"), persons, "sex",
-                   K.SEX_CONFLICT),
-        _departing(records.filter(pl.col("source") != "minzheng"), persons, "birth_date",
-                   K.BIRTH_DATE_CONFLICT),
-        _departing(records, persons, "child_name", K.NAME_CONFLICT),
-        _departing(records.filter(pl.col("source") != "minzheng"), persons, "mother_name",
-                   K.MOTHER_CONFLICT, compare="mother_name_pinyin"),
-        _departing(records.filter(pl.col("source") != "minzheng"), persons, "mother_pseudonym",
-                   K.MOTHER_CONFLICT),
+        _departing(held, "sex", K.SEX_CONFLICT),
+        _departing(held, "birth_date", K.BIRTH_DATE_CONFLICT),
+        _departing(judged, "child_name", K.NAME_CONFLICT),
+        _departing(held, "mother_name", K.MOTHER_CONFLICT, compare="mother_name_pinyin"),
+        _departing(held, "mother_pseudonym", K.MOTHER_CONFLICT),
         duplicate_registrations(records),
         missing_departments(persons, as_of),
         civil_events(records),
@@ -131,35 +187,38 @@ def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: obje
         late_registrations(records),
         missing_child_ids(records, persons),
     ]
-    every = pl.concat([f.select("person_id", "kind", "source", "record_id", "detail",
-                                pl.lit(finder).alias("finder"))
+    del judged, held
+    every = pl.concat([f.select(*CASE_KEYS, pl.lit(finder, dtype=pl.UInt8).alias("finder"))
                        for finder, f in enumerate(found)], how="vertical_relaxed")
     # One case per (child, kind, department): the first finder's, and within it the smallest
-    # record id, whatever order the records came in (a nightly run reads only some).
-    every = every.sort("person_id", "kind", "source", "finder", "record_id",
-                       nulls_last=True).unique(["person_id", "kind", "source"], keep="first",
-                                               maintain_order=True).drop("finder")
-    explained = persons.filter(pl.col("in_minzheng")).select("person_id")
+    # record id, whatever order the records came in (a nightly run reads only some). Sorted
+    # by integers and Enums, which puts the cases in (kind, source, person_id) order too.
+    every = every.sort(pl.col("kind").cast(KIND_ORDER), pl.col("source").cast(SOURCE_ORDER),
+                       "person_key", "finder", "record_rank", nulls_last=True)
+    every = every.filter(pl.struct("kind", "source", "person_key").is_first_distinct())
+    explained = persons.filter(pl.col("in_minzheng")).get_column("person_key")
     return every.with_columns(
         pl.when(pl.col("kind").is_in([k.value for k in EVENT_KINDS.values()]))
         .then(pl.lit(DiscrepancyStatus.EXPLAINED.value))
         .when(pl.col("kind").is_in([K.MISSING_IN_GONGAN.value, K.MISSING_IN_JISHENG.value,
                                     K.MISSING_IN_WEISHENG.value])
-              & pl.col("person_id").is_in(explained.get_column("person_id").implode()))
+              & pl.col("person_key").is_in(explained.implode()))
         .then(pl.lit(DiscrepancyStatus.EXPLAINED.value))
         .otherwise(pl.lit(DiscrepancyStatus.OPEN.value)).alias("status"),
         pl.col("kind").replace_strict({k.value: v for k, v in SEVERITY.items()},
                                       default="medium").alias("severity"),
-    ).select(DISCREPANCY_COLUMNS).sort("kind", "source", "person_id")
+    ).select(DISCREPANCY_COLUMNS)
 
 
 def duplicate_registrations(records: pl.DataFrame) -> pl.DataFrame:
     """A department holding the child more than once (民政 events may repeat legitimately)."""
-    return records.filter(pl.col("source") != "minzheng").group_by("person_id", "source").agg(
-        pl.col("record_id").sort().alias("ids"), pl.len().alias("n")).filter(
-        pl.col("n") > 1).select(
-        "person_id", pl.lit(K.DUPLICATE_REGISTRATION.value).alias("kind"), "source",
-        pl.col("ids").list.get(1).alias("record_id"),
+    held = records.filter(pl.col("source") != "minzheng")
+    twice = held.filter(pl.len().over("person_key", "source") > 1)
+    return twice.group_by("person_key", "source").agg(
+        pl.col("person_id").first(), pl.col("record_id").sort().alias("ids"),
+        pl.col("record_rank").sort().get(1), pl.len().alias("n")).select(
+        "person_key", "person_id", pl.lit(K.DUPLICATE_REGISTRATION.value).alias("kind"),
+        "source", "record_rank", pl.col("ids").list.get(1).alias("record_id"),
         formatted("{} records: {}", pl.col("n"), pl.col("ids").list.join(", ")).alias("detail"))
 
 
@@ -179,7 +238,8 @@ def missing_departments(persons: pl.DataFrame, as_of: object) -> pl.DataFrame:
     )
     return pl.concat([
         persons.filter(rule.fill_null(False)).select(
-            "person_id", pl.lit(kind.value).alias("kind"), pl.lit(source).alias("source"),
+            "person_key", "person_id", pl.lit(kind.value).alias("kind"),
+            pl.lit(source).alias("source"), pl.lit(None, dtype=pl.UInt32).alias("record_rank"),
             pl.lit(None, dtype=pl.String).alias("record_id"),
             formatted("born {}", pl.col("birth_date").cast(pl.String)).alias("detail"))
         for kind, source, rule in rules
@@ -190,7 +250,8 @@ def civil_events(records: pl.DataFrame) -> pl.DataFrame:
     """民政's infant deaths, adoptions and foundlings: they explain gaps elsewhere."""
     events = records.filter((pl.col("source") == "minzheng") & pl.col("event_type").is_not_null())
     return events.select(
-        "person_id", "event_type", pl.lit("minzheng").alias("source"), "record_id",
+        "person_key", "person_id", "event_type", pl.lit("minzheng").alias("source"),
+        "record_rank", "record_id",
         formatted("{} on {}", pl.col("event_type"), pl.col("event_date").cast(pl.String))
         .alias("detail")).with_columns(
         pl.col("event_type").replace_strict(
@@ -198,28 +259,30 @@ def civil_events(records: pl.DataFrame) -> pl.DataFrame:
     ).drop_nulls("kind").drop("event_type")
 
 
+def case_columns(kind: K, detail: pl.Expr) -> list[pl.Expr]:
+    """CASE_KEYS of a case a record raises: the record names it."""
+    return [pl.col("person_key"), pl.col("person_id"), pl.lit(kind.value).alias("kind"),
+            pl.col("source"), pl.col("record_rank"), pl.col("record_id"), detail.alias("detail")]
+
+
 def id_problems(records: pl.DataFrame) -> pl.DataFrame:
     """Invalid or damaged child ID numbers; valid ones whose date or sex digit disagrees."""
-    invalid = records.filter(pl.col("child_id_number_problem").is_not_null()
-                             & ~pl.col("child_id_number_problem").is_in(
-                                 [IdProblem.UPGRADED_15.value])).select(
-        "person_id", pl.lit(K.INVALID_ID.value).alias("kind"), "source", "record_id",
-        formatted("{} ({})", pl.col("child_id_masked"), pl.col("child_id_number_problem"))
-        .alias("detail"))
-    valid = records.filter(pl.col("child_id_number_problem").is_null()
-                           | (pl.col("child_id_number_problem") == IdProblem.UPGRADED_15.value))
+    problem = pl.col("child_id_number_problem")
+    invalid = records.filter(problem.is_not_null()
+                             & ~problem.is_in([IdProblem.UPGRADED_15.value])).select(
+        *case_columns(K.INVALID_ID, formatted("{} ({})", pl.col("child_id_masked"), problem)))
+    valid = records.filter(problem.is_null() | (problem == IdProblem.UPGRADED_15.value))
     dates = valid.filter(pl.col("child_id_number_birth_date").is_not_null()
                          & pl.col("birth_date").is_not_null()
                          & (pl.col("child_id_number_birth_date") != pl.col("birth_date"))).select(
-        "person_id", pl.lit(K.ID_BIRTH_DATE_MISMATCH.value).alias("kind"), "source",
-        "record_id", formatted("ID says {}, record says {}",
-                               pl.col("child_id_number_birth_date").cast(pl.String),
-                               pl.col("birth_date").cast(pl.String)).alias("detail"))
+        *case_columns(K.ID_BIRTH_DATE_MISMATCH, formatted(
+            "ID says {}, record says {}", pl.col("child_id_number_birth_date").cast(pl.String),
+            pl.col("birth_date").cast(pl.String))))
     sexes = valid.filter(pl.col("child_id_number_sex").is_not_null() & pl.col("sex").is_not_null()
                          & (pl.col("child_id_number_sex") != pl.col("sex"))).select(
-        "person_id", pl.lit(K.ID_SEX_MISMATCH.value).alias("kind"), "source", "record_id",
-        formatted("ID says {}, record says {}", pl.col("child_id_number_sex").cast(pl.String),
-                  pl.col("sex").cast(pl.String)).alias("detail"))
+        *case_columns(K.ID_SEX_MISMATCH, formatted(
+            "ID says {}, record says {}", pl.col("child_id_number_sex").cast(pl.String),
+            pl.col("sex").cast(pl.String))))
     return pl.concat([invalid, dates, sexes])
 
 
@@ -227,9 +290,9 @@ def shared_ids(records: pl.DataFrame) -> pl.DataFrame:
     """一号多人: one valid child ID number on records of different children."""
     valid = records.filter(pl.col("child_id_pseudonym").is_not_null()
                            & pl.col("child_id_number_problem").is_null())
-    return valid.filter(pl.col("person_id").n_unique().over("child_id_pseudonym") > 1).select(
-        "person_id", pl.lit(K.SHARED_ID.value).alias("kind"), "source", "record_id",
-        formatted("{} also on another child", pl.col("child_id_masked")).alias("detail"))
+    return valid.filter(pl.col("person_key").n_unique().over("child_id_pseudonym") > 1).select(
+        *case_columns(K.SHARED_ID,
+                      formatted("{} also on another child", pl.col("child_id_masked"))))
 
 
 def late_registrations(records: pl.DataFrame) -> pl.DataFrame:
@@ -239,20 +302,18 @@ def late_registrations(records: pl.DataFrame) -> pl.DataFrame:
         & pl.col("birth_date").is_not_null()
         & (pl.col("declared_date") > pl.col("birth_date").dt.offset_by(
             f"{HUKOU_GRACE_MONTHS}mo")))
-    return late.select(
-        "person_id", pl.lit(K.LATE_REGISTRATION.value).alias("kind"), "source", "record_id",
-        formatted("born {}, declared {}", pl.col("birth_date").cast(pl.String),
-                  pl.col("declared_date").cast(pl.String)).alias("detail"))
+    return late.select(*case_columns(K.LATE_REGISTRATION, formatted(
+        "born {}, declared {}", pl.col("birth_date").cast(pl.String),
+        pl.col("declared_date").cast(pl.String))))
 
 
 def missing_child_ids(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
     """计生 records without the child's valid ID although the child has a hukou."""
-    with_hukou = persons.filter(pl.col("in_gongan")).select("person_id")
+    with_hukou = persons.filter(pl.col("in_gongan")).select("person_key")
     lacking = records.filter((pl.col("source") == "jisheng")
                              & (pl.col("child_id_pseudonym").is_null()
                                 | pl.col("child_id_number_problem").is_not_null())).join(
-        with_hukou, on="person_id")
-    return lacking.select(
-        "person_id", pl.lit(K.MISSING_CHILD_ID.value).alias("kind"), "source", "record_id",
-        pl.lit("计生 record lacks the child's ID number after hukou registration").alias(
-            "detail"))
+        with_hukou, on="person_key")
+    return lacking.select(*case_columns(
+        K.MISSING_CHILD_ID,
+        pl.lit("计生 record lacks the child's ID number after hukou registration")))

@@ -14,7 +14,7 @@ import polars as pl
 
 from transforms.indicators import jisheng_record_facts, kpi_from_facts, sex_ratio_cells
 from transforms.normalise_ids import mask_id_number
-from transforms.reconcile import find_discrepancies, reconcile_persons
+from transforms.reconcile import find_discrepancies, reconcile_persons, with_keys
 from warehouse import published_queries as queries
 from warehouse.review_decisions import apply_review_decisions
 from warehouse.state_store import insert_frame, records_in_use_of_sql, transaction
@@ -40,11 +40,15 @@ def load_linked_records(connection: duckdb.DuckDBPyConnection,
         connection.execute(f"""CREATE OR REPLACE TEMP TABLE wanted_records AS
 SELECT source, record_id FROM record_person WHERE person_id IN (SELECT person_id FROM {persons})""")
         source = records_in_use_of_sql("wanted_records")
+    # The integer keys reconcile groups and orders by (transforms.reconcile.with_keys):
+    # DuckDB ranks the ids while reading, much faster than polars sorts strings.
     return connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
        r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
-         AS mother_pseudonym
+         AS mother_pseudonym,
+       dense_rank() OVER (ORDER BY p.person_id)::UINTEGER AS person_key,
+       rank() OVER (PARTITION BY p.person_id ORDER BY r.record_id)::UINTEGER AS record_rank
 FROM {source} r JOIN record_person p USING (source, record_id)""").pl().with_columns(
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
 
@@ -96,6 +100,7 @@ def reconcile_children(
     record facts of the children in `records`; of those in `keep` only, when given (the others
     were read as context). `carried_cases`: discrepancy ids of the previous publish that stand
     unchanged tonight, so their fingerprints carry over (a nightly patch)."""
+    records = with_keys(records)  # once: the stages below take them as they are
     persons = reconcile_persons(records)
     found = find_discrepancies(records, persons, as_of or date.max)
     facts = jisheng_record_facts(records, persons)
@@ -139,14 +144,13 @@ def reconciled_frames(
 ) -> dict[str, pl.DataFrame]:
     """person, discrepancy, sex_ratio, registration_kpi and review_decision for this run;
     cases an officer closed stay resolved while their data stay the same."""
-    records = load_linked_records(connection)
+    records = with_keys(load_linked_records(connection))
     children = reconcile_children(connection, records, run_id, as_of)
     store_jisheng_facts(connection, children.jisheng_facts)
     persons = children.person
-    departments = records.filter(pl.col("source") != "minzheng").sort(
-        "source", "person_id", "record_id").unique(["source", "person_id"], keep="first").join(
-        persons.select("person_id", pl.col("birth_order").alias("child_birth_order")),
-        on="person_id").with_columns(
+    departments = first_records(records.filter(pl.col("source") != "minzheng")).join(
+        persons.select("person_key", pl.col("birth_order").alias("child_birth_order")),
+        on="person_key").with_columns(
         pl.when(pl.col("source") == "jisheng").then(pl.col("birth_order"))
         .otherwise(pl.col("child_birth_order")).alias("birth_order"))
     counted = pl.concat([
@@ -164,6 +168,13 @@ def reconciled_frames(
         "registration_kpi_history": kpi_history(connection, run_id),
         "review_decision": children.review_decision,
     }
+
+
+def first_records(records: pl.DataFrame) -> pl.DataFrame:
+    """Each department's record of each child with the smallest record id: its own values
+    for the sex ratio by department (integer keys, no sort of the ids)."""
+    return records.filter(
+        pl.col("record_rank") == pl.col("record_rank").min().over("source", "person_key"))
 
 
 def record_kpi_history(connection: duckdb.DuckDBPyConnection, kpi: pl.DataFrame, run_id: str,
