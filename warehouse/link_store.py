@@ -27,6 +27,10 @@ LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
 WEIGHT_COLUMNS = [f"{c.name}_weight" for c in COMPARISONS]
 # Pairs worth keeping: links, and contradictions (they forbid merges on later nights).
 KEEP_PAIR = (pl.col("match_probability") >= 0.01) | pl.col("is_contradiction")
+KEEP_PAIR_SQL = "match_probability >= 0.01 OR is_contradiction"
+STORED_PAIR_COLUMNS = ("key_l", "key_r", "match_probability", "match_weight",
+                       "is_duplicate_candidate", "is_contradiction", *LEVEL_COLUMNS,
+                       *WEIGHT_COLUMNS)
 
 
 def create_link_state_sql() -> list[str]:
@@ -155,8 +159,9 @@ def link_persons(
         linkage = relink_children(records, changed, stored_pairs_among(connection), previous.select(
             "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
         mode = "nightly"
+    del records  # its columns not shared with linkage.records are freed before storing
     retired = store_linkage(connection, linkage, previous, member_keys, key, run_id,
-                            full=(mode == "full"))
+                            changed=None if mode == "full" else changed)
     persons = int(connection.execute(
         "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0])
     return LinkOutcome(mode, linkage.records.height if mode == "full" else changed.len(),
@@ -171,11 +176,14 @@ def store_linkage(
     versions: pl.DataFrame,
     key: bytes,
     run_id: str,
-    full: bool,
+    changed: pl.Series | None,
 ) -> int:
     """Carry ids, then write record_person, link_pairs, history and model in one transaction.
 
     `versions`: member_key, version_key of every record in use, as loaded for linking.
+    `changed`: the member keys a night linked again (None: a full relink). Their stored
+    pairs are all replaced by tonight's, so a pair scored on a record's old values, or no
+    longer a candidate, cannot steer a later night's clustering.
     """
     clusters = linkage.clusters.join(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
@@ -191,11 +199,9 @@ def store_linkage(
                                        "person_id": "successor_id"}), on="successor_cluster")
     rows = members.join(versions, on="member_key", how="left").select(
         "member_key", "source", "record_id", "person_id", "match_probability", "version_key")
-    pairs = linkage.pairs.filter(KEEP_PAIR).select(
-        "key_l", "key_r", "match_probability", "match_weight", "is_duplicate_candidate",
-        "is_contradiction", *LEVEL_COLUMNS, *WEIGHT_COLUMNS)
+    pairs = linkage.pairs.select(STORED_PAIR_COLUMNS)  # filtered by DuckDB: no copy
     with transaction(connection):
-        if full:  # every child is new: the marker row without a key makes the next publish whole
+        if changed is None:  # all new: the marker row without a key makes the next publish whole
             connection.execute("DELETE FROM record_person")
             connection.execute("DELETE FROM link_pairs")
             connection.execute("DELETE FROM link_model")
@@ -208,18 +214,18 @@ def store_linkage(
             connection.execute("DELETE FROM record_person WHERE member_key IN "
                                "(SELECT member_key FROM touched_keys)")
             connection.unregister("touched_keys")
-            connection.register("new_pairs", pairs.select("key_l", "key_r"))
+            connection.register("changed_keys", changed.to_frame("member_key"))
             connection.execute(
-                "DELETE FROM link_pairs WHERE (key_l, key_r) IN "
-                "(SELECT (key_l, key_r) FROM new_pairs)")
-            connection.unregister("new_pairs")
+                "DELETE FROM link_pairs WHERE key_l IN (SELECT member_key FROM changed_keys) "
+                "OR key_r IN (SELECT member_key FROM changed_keys)")
+            connection.unregister("changed_keys")
             insert_frame(connection, "unpublished_links", rows.join(
                 previous.select("member_key", pl.col("person_id").alias("person_before")),
                 on="member_key", how="left").select(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
         insert_frame(connection, "record_person", rows)
-        insert_frame(connection, "link_pairs", pairs)
+        insert_frame(connection, "link_pairs", pairs, where_sql=KEEP_PAIR_SQL)
         insert_frame(connection, "person_history", history.select(
             "retired_id", "successor_id", "reason", pl.lit(run_id).alias("run_id")))
     return history.height

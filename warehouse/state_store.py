@@ -41,6 +41,9 @@ RECORD_FILE_ZSTD_LEVEL = 1
 # A reader (`birthrec status`, an analyst) holding the state open blocks the writer; such
 # holds are short, so opening is retried with backoff for about half a minute.
 OPEN_RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+# DuckDB's allocator keeps freed memory until a background thread returns it: without one, a
+# 1M run's process held ~1.5 GB more after reading every record for linking (measured RSS).
+STATE_CONFIG = {"allocator_background_threads": True}
 
 
 def create_state_sql(records_folder: Path) -> list[str]:
@@ -223,7 +226,7 @@ def connect_with_retry(
     """Open a DuckDB file, waiting with backoff while another process holds its lock."""
     for delay in (*delays_s, None):
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=STATE_CONFIG)
         except duckdb.IOException as error:
             if "lock" not in str(error).lower():
                 raise
@@ -282,14 +285,18 @@ def insert_frame(
     table: str,
     frame: pl.DataFrame,
     extra_columns_sql: str = "",
+    where_sql: str = "",
 ) -> None:
-    """Append a frame by column name, plus computed columns; the caller holds the transaction."""
+    """Append a frame by column name, plus computed columns, of the rows `where_sql` keeps
+    (filtered by DuckDB, so a big frame is not copied); the caller holds the transaction."""
     if frame.height == 0:
         return
     connection.register("incoming_frame", frame)
     extra = f", {extra_columns_sql}" if extra_columns_sql else ""
+    where = f" WHERE {where_sql}" if where_sql else ""
     try:
-        connection.execute(f"INSERT INTO {table} BY NAME SELECT *{extra} FROM incoming_frame")
+        connection.execute(
+            f"INSERT INTO {table} BY NAME SELECT *{extra} FROM incoming_frame{where}")
     except duckdb.Error as error:
         raise RuntimeError(f"insert into {table} failed: {error}") from error
     finally:

@@ -1,0 +1,57 @@
+"""Storing a linkage: a night replaces every stored pair of the records it linked again."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from tests.transforms.canonical_rows import with_check_digit
+from tests.transforms.test_link_children import BACKGROUND, canonical, case, child_id
+from transforms.link_children import Linkage, link_children, relink_children
+from warehouse.link_store import create_link_state_sql, store_linkage, stored_pairs_among
+
+TRIO = [
+    case("weisheng", "W-N", child_name="李明", birth_cert_number="Q450000009"),
+    case("gongan", "G-N", child_name="李明", child_id_number=child_id("301")),
+    case("jisheng", "J-N", child_name="李明", birth_order=1),
+]
+# 计生 corrects J-N: it was another mother's child, born in another year.
+CORRECTED = {"source": "jisheng", "record_id": "J-N", "child_name": "赵小红",
+             "mother_name": "孙丽娜", "mother_id_number": with_check_digit("45082119900101112"),
+             "birth_date": date(2013, 3, 9), "sex": 2, "birth_order": 1,
+             "township_code": "450821106"}
+NO_PREVIOUS = pl.DataFrame(schema={"member_key": pl.String, "person_id": pl.String})
+
+
+def versions(linkage: Linkage, version: str) -> pl.DataFrame:
+    return linkage.records.select("member_key", pl.lit(version).alias("version_key"))
+
+
+def pairs_of(connection: duckdb.DuckDBPyConnection, key: str) -> set[str]:
+    rows = connection.execute(
+        "SELECT key_l, key_r FROM link_pairs WHERE ? IN (key_l, key_r)", [key]).fetchall()
+    return {other for pair in rows for other in pair if other != key}
+
+
+def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
+    connection = duckdb.connect()
+    for statement in create_link_state_sql():
+        connection.execute(statement)
+    first = link_children(canonical([*BACKGROUND, *TRIO]))
+    store_linkage(connection, first, NO_PREVIOUS, versions(first, "v1"), b"k", "run-1",
+                  changed=None)
+    assert {"weisheng:W-N", "gongan:G-N"} <= pairs_of(connection, "jisheng:J-N")
+
+    previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
+    changed = pl.Series(["jisheng:J-N"])
+    night = relink_children(canonical([*BACKGROUND, *TRIO[:2], CORRECTED]), changed,
+                            stored_pairs_among(connection), previous, first.model)
+    store_linkage(connection, night, previous, versions(night, "v2"), b"k", "run-2",
+                  changed=changed)
+
+    assert not {"weisheng:W-N", "gongan:G-N"} & pairs_of(connection, "jisheng:J-N")
+    assert "gongan:G-N" in pairs_of(connection, "weisheng:W-N")  # untouched pairs stay
+    ids = dict(connection.execute("SELECT member_key, person_id FROM record_person").fetchall())
+    assert ids["jisheng:J-N"] != ids["gongan:G-N"] == ids["weisheng:W-N"]
