@@ -146,12 +146,18 @@ def jisheng_record_facts(records: pl.DataFrame, persons: pl.DataFrame) -> pl.Dat
     """Each 计生 record of `records` against its reconciled child in `persons`
     (reconcile_persons of the same records, joined by person_key)."""
     records = with_keys(records)
-    hukou_ids = records.filter((pl.col("source") == "gongan")
+    hukou_ids = records.select(
+        "person_key", "source", "child_id_pseudonym", "child_id_number_problem").filter(
+        (pl.col("source") == "gongan")
                                & pl.col("child_id_pseudonym").is_not_null()
                                & pl.col("child_id_number_problem").is_null()).select(
         "person_key", "child_id_pseudonym", pl.lit(True).alias("has_hukou_id")).unique(
         ["person_key", "child_id_pseudonym"])
-    return records.filter(pl.col("source") == "jisheng").join(
+    jisheng = records.select(
+        "person_key", "person_id", "record_id", "source", "sex", "birth_date", "mother_pseudonym",
+        "child_name", "child_id_pseudonym", "is_within_policy").filter(
+        pl.col("source") == "jisheng")
+    return jisheng.join(
         persons.select("person_key", pl.col("township_code").alias("child_township"),
                        pl.col("sex").alias("child_sex"),
                        pl.col("birth_date").alias("child_birth_date"),

@@ -45,6 +45,7 @@ KEY_COLUMNS = ("person_key", "record_rank")
 KIND_ORDER = pl.Enum(sorted(k.value for k in K))
 SOURCE_ORDER = pl.Enum(sorted(s.value for s in Source))
 CASE_KEYS = ("person_key", "person_id", "kind", "source", "record_rank", "record_id", "detail")
+RECORD_KEYS = ("person_key", "person_id", "source", "record_rank", "record_id")
 
 
 def with_keys(records: pl.DataFrame) -> pl.DataFrame:
@@ -142,25 +143,32 @@ def inferred_birth_order(persons: pl.DataFrame) -> pl.Expr:
     return pl.coalesce(pl.col("birth_order"), from_mother).cast(pl.Int8).alias("birth_order")
 
 
-def _departing(judged: pl.DataFrame, field: str, kind: K, compare: str | None = None
-               ) -> pl.DataFrame:
-    """Records whose own value departs from the child's, where the departments disagree.
+def _departing(judged: pl.DataFrame, field: str, kind: K, compare: str | None = None,
+               civil: bool = False) -> pl.DataFrame:
+    """Records whose own value departs from the child's, where the departments disagree
+    (民政's records only when `civil`).
 
     `judged`: records beside their child's golden values (golden_<field>)."""
     compare = compare or field
     golden = pl.col(f"golden_{compare}")
-    disagreeing = judged.filter(pl.col(compare).is_not_null()).filter(
+    compared = judged.filter(pl.col(compare).is_not_null()
+                             & (pl.lit(civil) | (pl.col("source") != "minzheng")))
+    disagreeing = compared.filter(
         (pl.col(compare).n_unique().over("person_key") > 1) & (pl.col(compare) != golden))
     return disagreeing.select(*case_columns(kind, formatted(
         "{} {} ≠ {}", pl.lit(field), pl.col(field).cast(pl.String), golden.cast(pl.String))))
 
 
+# The fields whose departing values are cases (conflicts).
+COMPARED = ("sex", "birth_date", "child_name", "mother_name_pinyin", "mother_pseudonym")
+
+
 def beside_golden(records: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
-    """Each record with its child's golden values of the compared fields (one join)."""
-    compared = ("sex", "birth_date", "child_name", "mother_name_pinyin", "mother_pseudonym")
-    return records.join(persons.select("person_key", *[pl.col(c).alias(f"golden_{c}")
-                                                       for c in compared]),
-                        on="person_key", how="left")
+    """The records' compared fields beside their child's golden values (one join, only the
+    columns the conflicts need)."""
+    return records.select(*RECORD_KEYS, *COMPARED, "mother_name").join(
+        persons.select("person_key", *[pl.col(c).alias(f"golden_{c}") for c in COMPARED]),
+        on="person_key", how="left")
 
 
 def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: object
@@ -172,13 +180,12 @@ def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: obje
     """
     records = with_keys(records)
     judged = beside_golden(records, persons)
-    held = judged.filter(pl.col("source") != "minzheng")
     found = [
-        _departing(held, "sex", K.SEX_CONFLICT),
-        _departing(held, "birth_date", K.BIRTH_DATE_CONFLICT),
-        _departing(judged, "child_name", K.NAME_CONFLICT),
-        _departing(held, "mother_name", K.MOTHER_CONFLICT, compare="mother_name_pinyin"),
-        _departing(held, "mother_pseudonym", K.MOTHER_CONFLICT),
+        _departing(judged, "sex", K.SEX_CONFLICT),
+        _departing(judged, "birth_date", K.BIRTH_DATE_CONFLICT),
+        _departing(judged, "child_name", K.NAME_CONFLICT, civil=True),
+        _departing(judged, "mother_name", K.MOTHER_CONFLICT, compare="mother_name_pinyin"),
+        _departing(judged, "mother_pseudonym", K.MOTHER_CONFLICT),
         duplicate_registrations(records),
         missing_departments(persons, as_of),
         civil_events(records),
@@ -187,7 +194,7 @@ def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: obje
         late_registrations(records),
         missing_child_ids(records, persons),
     ]
-    del judged, held
+    del judged
     every = pl.concat([f.select(*CASE_KEYS, pl.lit(finder, dtype=pl.UInt8).alias("finder"))
                        for finder, f in enumerate(found)], how="vertical_relaxed")
     # One case per (child, kind, department): the first finder's, and within it the smallest
@@ -212,8 +219,8 @@ def find_discrepancies(records: pl.DataFrame, persons: pl.DataFrame, as_of: obje
 
 def duplicate_registrations(records: pl.DataFrame) -> pl.DataFrame:
     """A department holding the child more than once (民政 events may repeat legitimately)."""
-    held = records.filter(pl.col("source") != "minzheng")
-    twice = held.filter(pl.len().over("person_key", "source") > 1)
+    twice = records.select(*RECORD_KEYS).filter(
+        (pl.col("source") != "minzheng") & (pl.len().over("person_key", "source") > 1))
     return twice.group_by("person_key", "source").agg(
         pl.col("person_id").first(), pl.col("record_id").sort().alias("ids"),
         pl.col("record_rank").sort().get(1), pl.len().alias("n")).select(
@@ -271,15 +278,16 @@ def id_problems(records: pl.DataFrame) -> pl.DataFrame:
     invalid = records.filter(problem.is_not_null()
                              & ~problem.is_in([IdProblem.UPGRADED_15.value])).select(
         *case_columns(K.INVALID_ID, formatted("{} ({})", pl.col("child_id_masked"), problem)))
-    valid = records.filter(problem.is_null() | (problem == IdProblem.UPGRADED_15.value))
-    dates = valid.filter(pl.col("child_id_number_birth_date").is_not_null()
+    valid = problem.is_null() | (problem == IdProblem.UPGRADED_15.value)
+    dates = records.filter(valid & pl.col("child_id_number_birth_date").is_not_null()
                          & pl.col("birth_date").is_not_null()
                          & (pl.col("child_id_number_birth_date") != pl.col("birth_date"))).select(
         *case_columns(K.ID_BIRTH_DATE_MISMATCH, formatted(
             "ID says {}, record says {}", pl.col("child_id_number_birth_date").cast(pl.String),
             pl.col("birth_date").cast(pl.String))))
-    sexes = valid.filter(pl.col("child_id_number_sex").is_not_null() & pl.col("sex").is_not_null()
-                         & (pl.col("child_id_number_sex") != pl.col("sex"))).select(
+    sexes = records.filter(valid & pl.col("child_id_number_sex").is_not_null()
+                           & pl.col("sex").is_not_null()
+                           & (pl.col("child_id_number_sex") != pl.col("sex"))).select(
         *case_columns(K.ID_SEX_MISMATCH, formatted(
             "ID says {}, record says {}", pl.col("child_id_number_sex").cast(pl.String),
             pl.col("sex").cast(pl.String))))
@@ -288,8 +296,9 @@ def id_problems(records: pl.DataFrame) -> pl.DataFrame:
 
 def shared_ids(records: pl.DataFrame) -> pl.DataFrame:
     """一号多人: one valid child ID number on records of different children."""
-    valid = records.filter(pl.col("child_id_pseudonym").is_not_null()
-                           & pl.col("child_id_number_problem").is_null())
+    valid = records.select(*RECORD_KEYS, "child_id_pseudonym", "child_id_number_problem",
+                           "child_id_masked").filter(
+        pl.col("child_id_pseudonym").is_not_null() & pl.col("child_id_number_problem").is_null())
     return valid.filter(pl.col("person_key").n_unique().over("child_id_pseudonym") > 1).select(
         *case_columns(K.SHARED_ID,
                       formatted("{} also on another child", pl.col("child_id_masked"))))

@@ -30,7 +30,8 @@ RECORD_COLUMNS = (
 
 def load_linked_records(connection: duckdb.DuckDBPyConnection,
                         persons: str | None = None) -> pl.DataFrame:
-    """Records in use with person ids; ID numbers only as pseudonyms and masked text.
+    """Records in use with person ids; ID numbers only as pseudonyms and masked text; sorted
+    by person_id and record_id, with the keys reconcile takes (person_key, record_rank).
 
     `persons`: a table of person_id; only those children's records are read (a nightly run).
     """
@@ -40,16 +41,19 @@ def load_linked_records(connection: duckdb.DuckDBPyConnection,
         connection.execute(f"""CREATE OR REPLACE TEMP TABLE wanted_records AS
 SELECT source, record_id FROM record_person WHERE person_id IN (SELECT person_id FROM {persons})""")
         source = records_in_use_of_sql("wanted_records")
-    # The integer keys reconcile groups and orders by (transforms.reconcile.with_keys):
-    # DuckDB ranks the ids while reading, much faster than polars sorts strings.
-    return connection.sql(f"""
+    # Sorted by the ids while reading (DuckDB sorts strings much faster than polars), so
+    # reconcile's integer keys follow from the order alone (transforms.reconcile.with_keys).
+    records = connection.sql(f"""
 SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
        r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
-         AS mother_pseudonym,
-       dense_rank() OVER (ORDER BY p.person_id)::UINTEGER AS person_key,
-       rank() OVER (PARTITION BY p.person_id ORDER BY r.record_id)::UINTEGER AS record_rank
-FROM {source} r JOIN record_person p USING (source, record_id)""").pl().with_columns(
+         AS mother_pseudonym
+FROM {source} r JOIN record_person p USING (source, record_id)
+ORDER BY p.person_id, r.record_id, r.source""").pl()
+    return records.with_columns(
+        pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum().cast(pl.UInt32)
+        .set_sorted().alias("person_key"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("record_rank"),
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
 
 
@@ -148,7 +152,7 @@ def reconciled_frames(
     children = reconcile_children(connection, records, run_id, as_of)
     store_jisheng_facts(connection, children.jisheng_facts)
     persons = children.person
-    departments = first_records(records.filter(pl.col("source") != "minzheng")).join(
+    departments = first_records(records).join(
         persons.select("person_key", pl.col("birth_order").alias("child_birth_order")),
         on="person_key").with_columns(
         pl.when(pl.col("source") == "jisheng").then(pl.col("birth_order"))
@@ -171,10 +175,13 @@ def reconciled_frames(
 
 
 def first_records(records: pl.DataFrame) -> pl.DataFrame:
-    """Each department's record of each child with the smallest record id: its own values
-    for the sex ratio by department (integer keys, no sort of the ids)."""
-    return records.filter(
-        pl.col("record_rank") == pl.col("record_rank").min().over("source", "person_key"))
+    """Each department's (but 民政's) record of each child with the smallest record id: its
+    own values for the sex ratio by department (integer keys, no sort of the ids)."""
+    return records.select(
+        "source", "person_key", "record_rank", "sex", "township_code", "birth_date",
+        "birth_order").filter(
+        (pl.col("source") != "minzheng")
+        & (pl.col("record_rank") == pl.col("record_rank").min().over("source", "person_key")))
 
 
 def record_kpi_history(connection: duckdb.DuckDBPyConnection, kpi: pl.DataFrame, run_id: str,
