@@ -39,9 +39,9 @@ class PublishOutcome:
 
 
 def whole_queries(run_id: str) -> dict[str, str]:
-    """The published tables filled by a query over the state, not from polars frames."""
+    """The published tables filled by a query over the state, not from polars frames
+    (person_source comes with the records reconciled_frames reads)."""
     return {
-        "person_source": queries.person_source_sql(run_id),
         "person_history": queries.person_history_sql(run_id),
         "quarantine": queries.quarantine_sql(run_id),
         "run": "SELECT * FROM published_runs",

@@ -22,9 +22,11 @@ from warehouse.state_store import insert_frame, records_in_use_of_sql, transacti
 RECONCILED = "reconciled"
 RECORD_COLUMNS = (
     "source", "record_id", "sex", "birth_date", "township_code", "birth_order", "child_name",
-    "child_name_pinyin", "mother_name", "mother_name_pinyin", "child_id_number_problem",
+    "mother_name", "mother_name_pinyin", "child_id_number_problem",
     "child_id_number_birth_date", "child_id_number_sex", "child_id_pseudonym",
     "mother_id_number_problem", "declared_date", "event_type", "event_date", "is_within_policy",
+    # Only for person_source, read here so that a whole publish scans the records once.
+    "file", "row_number", "extract_date",
 )
 
 
@@ -44,7 +46,7 @@ SELECT source, record_id FROM record_person WHERE person_id IN (SELECT person_id
     # Sorted by the ids while reading (DuckDB sorts strings much faster than polars), so
     # reconcile's integer keys follow from the order alone (transforms.reconcile.with_keys).
     records = connection.sql(f"""
-SELECT {columns}, p.person_id, r.child_id_number AS child_id_text,
+SELECT {columns}, p.person_id, p.match_probability, r.child_id_number AS child_id_text,
        r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
@@ -55,6 +57,18 @@ ORDER BY p.person_id, r.record_id, r.source""").pl()
         .set_sorted().alias("person_key"),
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("record_rank"),
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
+
+
+def person_source_rows(records: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """The person_source table from the linked records, as queries.person_source_sql gives it
+    from the state (a nightly patch): one row per record in use."""
+    return records.select(
+        "source", "record_id", "person_id", "match_probability", "file", "row_number",
+        "extract_date", "township_code", "sex", "birth_date", "birth_order",
+        pl.col("child_name").is_not_null().alias("has_child_name"), "child_id_pseudonym",
+        pl.col("child_id_number_problem").alias("child_id_problem"), "mother_pseudonym",
+        pl.col("mother_id_number_problem").alias("mother_id_problem"), "event_type",
+        pl.lit(run_id).alias("run_id"))
 
 
 def create_register_sql() -> str:
@@ -146,8 +160,8 @@ def store_jisheng_facts(connection: duckdb.DuckDBPyConnection, facts: pl.DataFra
 def reconciled_frames(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None
 ) -> dict[str, pl.DataFrame]:
-    """person, discrepancy, sex_ratio, registration_kpi and review_decision for this run;
-    cases an officer closed stay resolved while their data stay the same."""
+    """person_source, person, discrepancy, sex_ratio, registration_kpi and review_decision for
+    this run; cases an officer closed stay resolved while their data stay the same."""
     records = with_keys(load_linked_records(connection))
     children = reconcile_children(connection, records, run_id, as_of)
     store_jisheng_facts(connection, children.jisheng_facts)
@@ -165,6 +179,7 @@ def reconciled_frames(
     kpi = kpi_from_facts(persons, children.jisheng_facts)
     record_kpi_history(connection, kpi, run_id, as_of)
     return {
+        "person_source": person_source_rows(records, run_id),
         "person": persons,
         "discrepancy": children.discrepancy,
         "sex_ratio": sex_ratio_cells(counted).with_columns(pl.lit(run_id).alias("run_id")),

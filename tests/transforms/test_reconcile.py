@@ -37,7 +37,7 @@ def record(person: str, source: str, record_id: str, **fields: object) -> dict[s
 
 def linked(*rows: dict[str, object]) -> pl.DataFrame:
     """Linked records: unspecified columns null of their declared dtype, pinyin derived."""
-    return frame_of(rows, LINKED_SCHEMA, ("child_name", "mother_name"))
+    return frame_of(rows, LINKED_SCHEMA, ("mother_name",))
 
 
 def everywhere(person: str, **fields: object) -> list[dict[str, object]]:

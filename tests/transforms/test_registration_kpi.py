@@ -36,7 +36,7 @@ def record(person: str, source: str, **fields: object) -> dict[str, object]:
 
 def linked(*rows: dict[str, object]) -> pl.DataFrame:
     """Linked records: unspecified columns null of their declared dtype, pinyin derived."""
-    return frame_of(rows, LINKED_SCHEMA, ("child_name", "mother_name"))
+    return frame_of(rows, LINKED_SCHEMA, ("mother_name",))
 
 
 def kpi_of(records: pl.DataFrame) -> dict[str | None, dict[str, object]]:
