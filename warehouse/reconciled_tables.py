@@ -76,26 +76,37 @@ def create_register_sql() -> str:
   discrepancy_id VARCHAR PRIMARY KEY, first_run_id VARCHAR, last_run_id VARCHAR)"""
 
 
+def discrepancy_id_sql(frame: str) -> str:
+    """Each case's stable id, row for row of `frame` (kind, source, record_id, person_id)."""
+    return f"""
+SELECT 'D' || substr(md5(kind || '|' || source || '|' || coalesce(record_id, person_id)),
+                     1, 16) AS discrepancy_id
+FROM {frame}"""
+
+
 def discrepancy_ids(connection: duckdb.DuckDBPyConnection, found: pl.DataFrame, run_id: str
                     ) -> pl.DataFrame:
     """A stable id per case (kind, source and the record, or the child when no record is
     concerned), and the run that first saw it, kept in the state's register."""
     connection.execute(create_register_sql())
-    connection.register("found_frame", found)
-    keyed = connection.sql("""
-SELECT *, 'D' || substr(md5(kind || '|' || source || '|' || coalesce(record_id, person_id)),
-                        1, 16) AS discrepancy_id
-FROM found_frame""").pl()
-    connection.unregister("found_frame")
+    # Only the id goes back and forth (a projection keeps the frame's row order).
+    connection.register("found_frame", found.select("kind", "source", "record_id", "person_id"))
+    try:
+        keyed = found.with_columns(
+            connection.sql(discrepancy_id_sql("found_frame")).pl().to_series())
+    finally:
+        connection.unregister("found_frame")
     connection.register("keyed_frame", keyed.select("discrepancy_id"))
-    connection.execute(f"""
+    try:
+        connection.execute(f"""
 INSERT INTO discrepancy_register
 SELECT DISTINCT discrepancy_id, '{run_id}', '{run_id}' FROM keyed_frame
 ON CONFLICT (discrepancy_id) DO UPDATE SET last_run_id = excluded.last_run_id""")
-    connection.unregister("keyed_frame")
-    first = connection.sql(
-        "SELECT discrepancy_id, first_run_id FROM discrepancy_register").pl()
-    return keyed.join(first, on="discrepancy_id", how="left").unique(
+        first = connection.sql("""SELECT discrepancy_id, first_run_id FROM discrepancy_register
+SEMI JOIN keyed_frame USING (discrepancy_id)""").pl()
+    finally:
+        connection.unregister("keyed_frame")
+    return keyed.join(first, on="discrepancy_id", how="left", maintain_order="left").unique(
         "discrepancy_id", keep="first", maintain_order=True)
 
 
