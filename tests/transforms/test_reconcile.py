@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -11,7 +12,13 @@ from schemas.canonical import CANONICAL
 from schemas.codes import DiscrepancyKind as K
 from schemas.codes import DiscrepancyStatus, IdProblem
 from tests.transforms.canonical_rows import frame_of
-from transforms.reconcile import find_discrepancies, reconcile_persons
+from transforms.reconcile import (
+    SURVIVORSHIP,
+    find_discrepancies,
+    reconcile_persons,
+    surviving_values,
+    with_keys,
+)
 from warehouse.reconciled_tables import RECORD_COLUMNS
 
 # What reconcile gets (warehouse.reconciled_tables.load_linked_records): the record columns
@@ -289,3 +296,60 @@ def test_the_order_records_come_in_changes_no_child_and_no_case() -> None:
         shuffled = records.sample(fraction=1.0, shuffle=True, seed=seed)
         assert reconcile_persons(shuffled).equals(first_persons)
         assert discrepancies(shuffled).equals(first_cases)
+
+
+def contested_county(children: int = 60, seed: int = 5) -> pl.DataFrame:
+    """Children whose departments often disagree (sex, date, name, mother, township, birth
+    order), some held twice by one department, in no particular order."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(children):
+        person = f"P{rng.randrange(10**6):06d}-{i}"
+        for n in range(rng.randint(1, 5)):
+            rows.append(record(
+                person, rng.choice(["weisheng", "gongan", "jisheng", "minzheng"]),
+                f"R{rng.randrange(10**6):06d}-{i}-{n}", sex=rng.choice([1, 2, None]),
+                birth_date=BORN + timedelta(days=rng.choice([0, 0, 1])),
+                child_name=rng.choice(["李明", "李敏", None]),
+                township_code=rng.choice(["450821101", "450821102"]),
+                birth_order=rng.choice([1, 2, None]),
+                mother_pseudonym=rng.choice([f"M{i}", f"M{i + 1}", None]),
+                mother_name=rng.choice(["单丽", "陈芳"])))
+    return linked(*rows).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def test_keys_order_like_the_ids_and_sort_the_records() -> None:
+    keyed = with_keys(contested_county())
+    assert keyed.get_column("person_key").is_sorted()
+    assert keyed.get_column("person_id").is_sorted()  # person_key ranks person_id
+    assert keyed.select(pl.col("record_id").is_sorted().over("person_key").all()).item()
+    assert with_keys(keyed) is keyed  # sorted once
+
+
+def test_a_field_the_departments_agree_on_skips_the_vote_and_gets_its_result() -> None:
+    """reconcile_persons votes only where a child's departments differ; everywhere the
+    result is what the full vote (surviving_values over every child) gives."""
+    records = with_keys(contested_county())
+    persons = reconcile_persons(records)
+    for field in SURVIVORSHIP:
+        voted = persons.select("person_key").join(
+            surviving_values(records, field), on="person_key", how="left",
+            maintain_order="left")
+        if field == "birth_order":  # then inferred from the mother's children where null
+            voted = voted.filter(persons.get_column("birth_order").is_not_null()
+                                 & voted.get_column(field).is_not_null())
+            assert voted.join(persons, on=["person_key", field], how="anti").height == 0
+        else:
+            assert persons.get_column(field).to_list() == voted.get_column(field).to_list()
+
+
+def test_keys_given_by_the_reader_give_the_same_children_and_cases() -> None:
+    """The warehouse reads records sorted by the ids and numbers them in that order
+    (warehouse.reconciled_tables.load_linked_records): the same as keys computed here."""
+    records = contested_county()
+    from_reader = records.sort("person_id", "record_id", "source").with_columns(
+        pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum()
+        .cast(pl.UInt32).set_sorted().alias("person_key"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("record_rank"))
+    assert reconcile_persons(from_reader).equals(reconcile_persons(records))
+    assert discrepancies(from_reader).equals(discrepancies(records))
