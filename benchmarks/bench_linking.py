@@ -209,7 +209,7 @@ def link_with_birthrec(canonical: Path, out: Path, verify: bool) -> dict[str, An
     mark = time.perf_counter()
     records = pl.read_parquet(canonical, columns=list(LINK_INPUT_COLUMNS))
     mark = stage("load", mark)
-    links = with_member_keys(link_records(records))
+    links = with_member_keys(link_records(records), records)
     mark = stage("prepare", mark)
     pairs, blocking = block_pairs(links, links)
     mark = stage("block", mark)

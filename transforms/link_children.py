@@ -81,8 +81,11 @@ def train_model(links: pl.DataFrame, levels: pl.DataFrame) -> FellegiSunterModel
     return replace(model, prior=min(max(model.prior * share, 1e-6), 1 - 1e-6))
 
 
-def with_member_keys(links: pl.DataFrame) -> pl.DataFrame:
-    """`source:record_id`: how pairs and person ids refer to a record across nights."""
+def with_member_keys(links: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """`source:record_id`: how pairs and person ids refer to a record across nights; the
+    records' own column when the loader built it (one copy of 2.8M keys, not two)."""
+    if "member_key" in records.columns:
+        return links.with_columns(records.get_column("member_key"))
     return links.with_columns(
         (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"))
 
@@ -107,7 +110,7 @@ def flag_pairs(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("source_l") == pl.col("source_r")) & DUPLICATE_RULE)
         .fill_null(False).alias("is_duplicate_candidate"),
         CONTRADICTION_RULE.fill_null(False).alias("is_contradiction"),
-    )
+    ).drop("source_l", "source_r")  # 4M pairs' worth of strings, needed only for the flags
 
 
 def score_candidates(
@@ -128,7 +131,7 @@ def link_children(
     cannot_link: pl.DataFrame | None = None,
 ) -> Linkage:
     """Full linkage of all records in use: every record probes every other."""
-    links = with_member_keys(link_records(records))
+    links = with_member_keys(link_records(records), records)
     scored, blocking, model = score_candidates(links, links, model)
     clusters, oversized = cluster_records(links, scored, settings, must_link, cannot_link)
     clusters = clusters.join(record_link_probability(clusters, scored), on="rec", how="left")
@@ -156,7 +159,7 @@ def relink_children(
     are clustered again too, and a must-link brings its partner's child along.
     Returns clusters (and pairs) for the affected records only.
     """
-    links = with_member_keys(link_records(records))
+    links = with_member_keys(link_records(records), records)
     keys = links.select("rec", "member_key")
     constraints = officer_constraints(keys, must_link, cannot_link)
     broken = violated_constraints(constraints, previous)

@@ -71,10 +71,11 @@ def version_key_sql() -> str:
 
 
 def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Records in use with the linking columns and a version key."""
+    """Records in use with the linking columns, their member key and version key."""
     columns = ", ".join(LINK_INPUT_COLUMNS)
     return connection.sql(
-        f"SELECT {columns}, {version_key_sql()} AS version_key FROM records_in_use "
+        f"SELECT {columns}, source || ':' || record_id AS member_key, "
+        f"{version_key_sql()} AS version_key FROM records_in_use "
         "ORDER BY source, record_id").pl()
 
 
@@ -87,9 +88,10 @@ def constraint_recs(records: pl.DataFrame, constraints: pl.DataFrame
                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(must_link, cannot_link) as rec_l, rec_r: officers' pairs of record keys, numbered as
     link_records numbers `records` (their row order). A key not in use links nothing."""
-    index = records.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"),
-        (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"))
+    if constraints.height == 0:
+        empty = pl.DataFrame(schema={"rec_l": pl.Int64, "rec_r": pl.Int64})
+        return empty, empty
+    index = records.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"), "member_key")
     recs = constraints.join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l"
                             ).join(index.rename({"rec": "rec_r", "member_key": "key_r"}),
                                    on="key_r")
@@ -137,53 +139,56 @@ def link_persons(
         connection.execute(statement)
     drop_record_person_key(connection)
     records = load_records(connection)
-    member_keys = records.select(
-        (pl.col("source") + pl.lit(":") + pl.col("record_id")).alias("member_key"),
-        "version_key")
     previous = connection.sql(
         "SELECT member_key, person_id, version_key FROM record_person").pl()
-    changed = member_keys.join(previous, on=["member_key", "version_key"], how="anti").get_column(
-        "member_key")
     model = None if rebuild else load_model(connection)
     # Officers' decisions: a new one that the current children break re-clusters them too.
     constraints = load_link_constraints(connection)
     must_link, cannot_link = constraint_recs(records, constraints)
-    if model is not None and changed.len() == 0 and violated_constraints(
-            constraints, previous).len() == 0:
-        return LinkOutcome("unchanged", 0, 0, previous.get_column("person_id").n_unique(), 0, 0,
-                           pl.DataFrame())
+    changed = None
     if model is None:
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
-        mode = "full"
     else:
+        changed = records.join(previous, on=["member_key", "version_key"], how="anti"
+                               ).get_column("member_key")
+        if changed.len() == 0 and violated_constraints(constraints, previous).len() == 0:
+            return LinkOutcome("unchanged", 0, 0, previous.get_column("person_id").n_unique(),
+                               0, 0, pl.DataFrame())
         linkage = relink_children(records, changed, stored_pairs_among(connection), previous.select(
             "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
-        mode = "nightly"
-    del records  # its columns not shared with linkage.records are freed before storing
-    retired = store_linkage(connection, linkage, previous, member_keys, key, run_id,
-                            changed=None if mode == "full" else changed)
+    mode, probed = ("full", linkage.records.height) if changed is None else (
+        "nightly", changed.len())
+    counts = (linkage.pairs.height, linkage.oversized_clusters.height, linkage.blocking)
+    stored = linkage_rows(connection, linkage, previous, records.get_column("version_key"), key)
+    # Only what is stored stays in memory while DuckDB writes it (~1 GB less at 1M).
+    del records, linkage
+    retired = store_linkage(connection, stored, previous, run_id, changed)
     persons = int(connection.execute(
         "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0])
-    return LinkOutcome(mode, linkage.records.height if mode == "full" else changed.len(),
-                       linkage.pairs.height, persons, retired, linkage.oversized_clusters.height,
-                       linkage.blocking)
+    return LinkOutcome(mode, probed, counts[0], persons, retired, counts[1], counts[2])
 
 
-def store_linkage(
+@dataclass(frozen=True)
+class LinkRows:
+    """What a linkage stores: each linked record's child, the scored pairs (all of them;
+    KEEP_PAIR_SQL filters them on insert), retired ids with their successors, the model."""
+
+    rows: pl.DataFrame  # member_key, source, record_id, person_id, match_probability, version
+    pairs: pl.DataFrame  # STORED_PAIR_COLUMNS
+    history: pl.DataFrame  # retired_id, successor_id, reason
+    model_json: str
+
+
+def linkage_rows(
     connection: duckdb.DuckDBPyConnection,
     linkage: Linkage,
     previous: pl.DataFrame,
-    versions: pl.DataFrame,
+    versions: pl.Series,
     key: bytes,
-    run_id: str,
-    changed: pl.Series | None,
-) -> int:
-    """Carry ids, then write record_person, link_pairs, history and model in one transaction.
+) -> LinkRows:
+    """Carry person ids onto the clusters (new ones seeded by pseudonym) and shape the rows.
 
-    `versions`: member_key, version_key of every record in use, as loaded for linking.
-    `changed`: the member keys a night linked again (None: a full relink). Their stored
-    pairs are all replaced by tonight's, so a pair scored on a record's old values, or no
-    longer a candidate, cannot steer a later night's clustering.
+    `versions`: the version key of every record in use, by record number (rec).
     """
     clusters = linkage.clusters.join(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
@@ -197,16 +202,34 @@ def store_linkage(
     members = clusters.join(ids, on="cluster")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
-    rows = members.join(versions, on="member_key", how="left").select(
-        "member_key", "source", "record_id", "person_id", "match_probability", "version_key")
-    pairs = linkage.pairs.select(STORED_PAIR_COLUMNS)  # filtered by DuckDB: no copy
+    rows = members.select("member_key", "source", "record_id", "person_id", "match_probability",
+                          versions.gather(members.get_column("rec")).alias("version_key"))
+    return LinkRows(rows, linkage.pairs.select(STORED_PAIR_COLUMNS),
+                    history.select("retired_id", "successor_id", "reason"),
+                    linkage.model.to_json())
+
+
+def store_linkage(
+    connection: duckdb.DuckDBPyConnection,
+    stored: LinkRows,
+    previous: pl.DataFrame,
+    run_id: str,
+    changed: pl.Series | None,
+) -> int:
+    """Write record_person, link_pairs, history and model in one transaction; returns the
+    number of ids retired.
+
+    `changed`: the member keys a night linked again (None: a full relink). Their stored
+    pairs are all replaced by tonight's, so a pair scored on a record's old values, or no
+    longer a candidate, cannot steer a later night's clustering.
+    """
+    rows = stored.rows
     with transaction(connection):
         if changed is None:  # all new: the marker row without a key makes the next publish whole
             connection.execute("DELETE FROM record_person")
             connection.execute("DELETE FROM link_pairs")
             connection.execute("DELETE FROM link_model")
-            connection.execute("INSERT INTO link_model VALUES (?, ?)",
-                               [run_id, linkage.model.to_json()])
+            connection.execute("INSERT INTO link_model VALUES (?, ?)", [run_id, stored.model_json])
             connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
                                [run_id])
         else:
@@ -225,8 +248,8 @@ def store_linkage(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
         insert_frame(connection, "record_person", rows)
-        insert_frame(connection, "link_pairs", pairs, where_sql=KEEP_PAIR_SQL)
-        insert_frame(connection, "person_history", history.select(
-            "retired_id", "successor_id", "reason", pl.lit(run_id).alias("run_id")))
-    return history.height
+        insert_frame(connection, "link_pairs", stored.pairs, where_sql=KEEP_PAIR_SQL)
+        insert_frame(connection, "person_history", stored.history.with_columns(
+            pl.lit(run_id).alias("run_id")))
+    return stored.history.height
 

@@ -43,7 +43,8 @@ RECORD_FILE_ZSTD_LEVEL = 1
 OPEN_RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 # DuckDB's allocator keeps freed memory until a background thread returns it: without one, a
 # 1M run's process held ~1.5 GB more after reading every record for linking (measured RSS).
-STATE_CONFIG = {"allocator_background_threads": True}
+STATE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "allocator_background_threads": True}
 
 
 def create_state_sql(records_folder: Path) -> list[str]:

@@ -9,8 +9,13 @@ import polars as pl
 
 from tests.transforms.canonical_rows import with_check_digit
 from tests.transforms.test_link_children import BACKGROUND, canonical, case, child_id
-from transforms.link_children import Linkage, link_children, relink_children
-from warehouse.link_store import create_link_state_sql, store_linkage, stored_pairs_among
+from transforms.link_children import link_children, relink_children
+from warehouse.link_store import (
+    create_link_state_sql,
+    linkage_rows,
+    store_linkage,
+    stored_pairs_among,
+)
 
 TRIO = [
     case("weisheng", "W-N", child_name="李明", birth_cert_number="Q450000009"),
@@ -25,8 +30,9 @@ CORRECTED = {"source": "jisheng", "record_id": "J-N", "child_name": "赵小红",
 NO_PREVIOUS = pl.DataFrame(schema={"member_key": pl.String, "person_id": pl.String})
 
 
-def versions(linkage: Linkage, version: str) -> pl.DataFrame:
-    return linkage.records.select("member_key", pl.lit(version).alias("version_key"))
+def versions(records: pl.DataFrame, version: str) -> pl.Series:
+    """Every record's version key, by record number."""
+    return pl.Series([version] * records.height)
 
 
 def pairs_of(connection: duckdb.DuckDBPyConnection, key: str) -> set[str]:
@@ -39,17 +45,21 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
     connection = duckdb.connect()
     for statement in create_link_state_sql():
         connection.execute(statement)
-    first = link_children(canonical([*BACKGROUND, *TRIO]))
-    store_linkage(connection, first, NO_PREVIOUS, versions(first, "v1"), b"k", "run-1",
-                  changed=None)
+    records = canonical([*BACKGROUND, *TRIO])
+    first = link_children(records)
+    store_linkage(connection, linkage_rows(connection, first, NO_PREVIOUS,
+                                           versions(records, "v1"), b"k"),
+                  NO_PREVIOUS, "run-1", changed=None)
     assert {"weisheng:W-N", "gongan:G-N"} <= pairs_of(connection, "jisheng:J-N")
 
     previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
     changed = pl.Series(["jisheng:J-N"])
-    night = relink_children(canonical([*BACKGROUND, *TRIO[:2], CORRECTED]), changed,
-                            stored_pairs_among(connection), previous, first.model)
-    store_linkage(connection, night, previous, versions(night, "v2"), b"k", "run-2",
-                  changed=changed)
+    records = canonical([*BACKGROUND, *TRIO[:2], CORRECTED])
+    night = relink_children(records, changed, stored_pairs_among(connection), previous,
+                            first.model)
+    store_linkage(connection, linkage_rows(connection, night, previous,
+                                           versions(records, "v2"), b"k"),
+                  previous, "run-2", changed=changed)
 
     assert not {"weisheng:W-N", "gongan:G-N"} & pairs_of(connection, "jisheng:J-N")
     assert "gongan:G-N" in pairs_of(connection, "weisheng:W-N")  # untouched pairs stay
