@@ -15,7 +15,7 @@ import polars as pl
 
 from transforms.apply_decisions import violated_constraints
 from transforms.compare import COMPARISONS
-from transforms.link_children import Linkage, link_children, relink_children
+from transforms.link_children import Linkage, link_children, relink_children, with_member_keys
 from transforms.link_records import LINK_INPUT_COLUMNS
 from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
@@ -91,7 +91,8 @@ def constraint_recs(records: pl.DataFrame, constraints: pl.DataFrame
     if constraints.height == 0:
         empty = pl.DataFrame(schema={"rec_l": pl.Int64, "rec_r": pl.Int64})
         return empty, empty
-    index = records.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"), "member_key")
+    index = with_member_keys(records.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"), "source", "record_id"), records)
     recs = constraints.join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l"
                             ).join(index.rename({"rec": "rec_r", "member_key": "key_r"}),
                                    on="key_r")
