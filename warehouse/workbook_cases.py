@@ -58,13 +58,26 @@ SELECT r.source || ':' || r.record_id AS member_key, r.source, p.person_id,
 FROM records_in_use r JOIN record_person p USING (source, record_id)"""
 
 
-def pairs_sql() -> str:
-    """Stored scored pairs, keyed by their two record keys in sorted order."""
+def pairs_sql(case_keys: str) -> str:
+    """Stored scored pairs touching a case's record (table `case_keys`, column
+    case_record): the only ones a case's partner can be explained by. Keyed by their two
+    record keys in sorted order."""
     evidence = ", ".join(f"{c.name}_level, {c.name}_weight" for c in COMPARISONS)
     return f"""
 SELECT least(key_l, key_r) AS pair_a, greatest(key_l, key_r) AS pair_b, match_probability,
        {evidence}
-FROM link_pairs"""
+FROM link_pairs
+WHERE key_l IN (SELECT case_record FROM {case_keys})
+   OR key_r IN (SELECT case_record FROM {case_keys})"""
+
+
+def case_pairs(state: duckdb.DuckDBPyConnection, cases: pl.DataFrame) -> pl.DataFrame:
+    """The stored pairs touching the cases' records (at 1M, fewer than half of them)."""
+    state.register("case_keys", cases.select("case_record").drop_nulls().unique())
+    try:
+        return state.sql(pairs_sql("case_keys")).pl()
+    finally:
+        state.unregister("case_keys")
 
 
 def load_members(state: duckdb.DuckDBPyConnection, names: dict[str, str]) -> pl.DataFrame:
@@ -240,7 +253,7 @@ def case_rows(state: duckdb.DuckDBPyConnection, names: dict[str, str]) -> pl.Dat
     """One row per open case with every column of a case sheet, plus kind and township."""
     members = load_members(state, names)
     cases = with_case_records(state.sql(open_cases_sql()).pl(), members)
-    partners = choose_partners(cases, members, state.sql(pairs_sql()).pl())
+    partners = choose_partners(cases, members, case_pairs(state, cases))
     blocks = department_blocks(cases, partners, members)
     children = members.join(cases.select("person_id").unique(), on="person_id", how="semi")
     rows = cases.join(partners, on="discrepancy_id", how="left").join(
