@@ -51,7 +51,8 @@ RECORD_KEYS = ("person_key", "person_id", "source", "record_rank", "record_id")
 def with_keys(records: pl.DataFrame) -> pl.DataFrame:
     """The records with KEY_COLUMNS, sorted by them: every stage then groups children's
     records by slices, not by hashing ids. The keys are computed here unless the reader gave
-    them (the warehouse has DuckDB rank the ids while reading: it sorts strings faster).
+    them (the warehouse reads the records sorted by the ids, as DuckDB sorts strings faster,
+    and numbers them in that order).
 
     Both keys are ranks of the ids, so no result depends on the order records come in.
     """
