@@ -21,7 +21,7 @@ from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
 from warehouse.review_decisions import load_link_constraints
-from warehouse.state_store import insert_frame, transaction
+from warehouse.state_store import insert_frame, release_cached_memory, transaction
 
 LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
 WEIGHT_COLUMNS = [f"{c.name}_weight" for c in COMPARISONS]
@@ -142,6 +142,7 @@ def link_persons(
     records = load_records(connection)
     previous = connection.sql(
         "SELECT member_key, person_id, version_key FROM record_person").pl()
+    release_cached_memory(connection)
     model = None if rebuild else load_model(connection)
     # Officers' decisions: a new one that the current children break re-clusters them too.
     constraints = load_link_constraints(connection)

@@ -17,7 +17,12 @@ from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import find_discrepancies, reconcile_persons, with_keys
 from warehouse import published_queries as queries
 from warehouse.review_decisions import apply_review_decisions
-from warehouse.state_store import insert_frame, records_in_use_of_sql, transaction
+from warehouse.state_store import (
+    insert_frame,
+    records_in_use_of_sql,
+    release_cached_memory,
+    transaction,
+)
 
 RECONCILED = "reconciled"
 RECORD_COLUMNS = (
@@ -52,6 +57,7 @@ SELECT {columns}, p.person_id, p.match_probability, r.child_id_number AS child_i
          AS mother_pseudonym
 FROM {source} r JOIN record_person p USING (source, record_id)
 ORDER BY p.person_id, r.record_id, r.source""").pl()
+    release_cached_memory(connection)
     return records.with_columns(
         pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum().cast(pl.UInt32)
         .set_sorted().alias("person_key"),

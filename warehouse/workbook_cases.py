@@ -25,6 +25,7 @@ from transforms.compare import COMPARISONS, Comparison
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import SURVIVORSHIP
 from warehouse.published_queries import valid_pseudonym_sql
+from warehouse.state_store import release_cached_memory
 from warehouse.workbook_frames import PUBLISHED, SOURCE_LABELS, masked_text, township_label
 
 # The record a case about the whole child (未落户 ...) is shown with: the certificate first.
@@ -271,6 +272,7 @@ def case_rows(state: duckdb.DuckDBPyConnection, names: dict[str, str]) -> pl.Dat
     members = load_members(state, names)
     cases = with_case_records(state.sql(open_cases_sql()).pl(), members)
     partners = choose_partners(cases, members, case_pairs(state, cases))
+    release_cached_memory(state)
     blocks = department_blocks(cases, partners, members)
     children = members.join(cases.select("person_id").unique(), on="person_id", how="semi")
     rows = cases.join(partners, on="discrepancy_id", how="left").join(

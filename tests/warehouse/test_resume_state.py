@@ -29,6 +29,7 @@ from warehouse.state_store import (
     connect_with_retry,
     open_state,
     records_folder,
+    release_cached_memory,
     remove_unfinished_record_files,
     with_content_keys,
     write_record_versions,
@@ -163,3 +164,19 @@ def test_record_files_from_before_content_keys_get_them_once(tmp_path: Path) -> 
     modified = old_file.stat().st_mtime_ns
     open_state(state_db).close()
     assert old_file.stat().st_mtime_ns == modified
+
+
+def test_releasing_cached_memory_leaves_the_default_limit_and_the_data(tmp_path: Path) -> None:
+    """The memory limit is lowered only for a moment, also on a read-only state, and the
+    release never fails a run (a limit below what is pinned is simply not reached)."""
+    path = tmp_path / "state.duckdb"
+    connection = connect_with_retry(path)
+    default = connection.execute("SELECT current_setting('memory_limit')").fetchone()
+    connection.execute("CREATE TABLE kept AS SELECT range AS n FROM range(100000)")
+    release_cached_memory(connection)
+    assert connection.execute("SELECT current_setting('memory_limit')").fetchone() == default
+    assert connection.execute("SELECT sum(n) FROM kept").fetchone() == (4999950000,)
+    connection.close()
+    reader = connect_with_retry(path, read_only=True)
+    release_cached_memory(reader)
+    assert reader.execute("SELECT count(*) FROM kept").fetchone() == (100000,)
