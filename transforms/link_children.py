@@ -141,7 +141,7 @@ def link_children(
 def relink_children(
     records: pl.DataFrame,
     changed_keys: pl.Series,
-    stored_pairs: pl.DataFrame | Callable[[pl.Series], pl.DataFrame],
+    stored_pairs: Callable[[pl.Series], pl.DataFrame],
     previous: pl.DataFrame,
     model: FellegiSunterModel,
     settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
@@ -152,8 +152,8 @@ def relink_children(
     are clustered again, so the work grows with the night's records, not with history.
 
     `stored_pairs`: key_l, key_r, match_probability, match_weight, is_duplicate_candidate,
-    is_contradiction from earlier nights, or a function giving those among some member keys
-    (so the state reads only the pairs of the children clustered again). `previous`:
+    is_contradiction from earlier nights among some member keys, given by a function (so
+    the state reads only the pairs of the children clustered again). `previous`:
     member_key, person_id. `must_link` / `cannot_link`: rec_l, rec_r (recs as link_records
     numbers `records`) from officers' decisions; the children a constraint finds broken
     are clustered again too, and a must-link brings its partner's child along.
@@ -175,9 +175,7 @@ def relink_children(
     affected = with_their_children(pl.concat([affected, partners]), previous)
     subset = links.filter(pl.col("member_key").is_in(affected.implode()))
     index = subset.select("rec", "member_key")
-    stored = (stored_pairs(subset.get_column("member_key")) if callable(stored_pairs)
-              else stored_pairs)
-    kept = stored.filter(
+    kept = stored_pairs(subset.get_column("member_key")).filter(
         ~pl.col("key_l").is_in(changed_keys.implode())
         & ~pl.col("key_r").is_in(changed_keys.implode())
     ).join(index.rename({"rec": "rec_l", "member_key": "key_l"}), on="key_l").join(

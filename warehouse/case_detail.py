@@ -34,6 +34,7 @@ from schemas.workbook import (
 )
 from transforms.compare import COMPARISONS
 from warehouse.errors import BirthrecError
+from warehouse.state_store import registered
 from warehouse.workbook_cases import REPRESENTATIVE_ORDER, level_labels
 from warehouse.workbook_frames import KIND_LABELS, PUBLISHED, SOURCE_LABELS, published_attached
 
@@ -105,11 +106,8 @@ def load_case_detail(
         "record_id": case["record_id"], "kind": case["kind"]}).pl()
     members = records.select(
         pl.concat_str(pl.col("source"), pl.lit(":"), pl.col("record_id")).alias("member_key"))
-    state.register("case_members", members)
-    try:
+    with registered(state, "case_members", members):
         links = state.sql(case_links_sql()).pl()
-    finally:
-        state.unregister("case_members")
     return CaseDetail(case, records, links)
 
 

@@ -26,6 +26,7 @@ from warehouse.state_paths import StatePaths
 from warehouse.state_store import (
     insert_frame,
     next_ingest_order,
+    registered,
     transaction,
     with_content_keys,
     write_record_versions,
@@ -221,13 +222,10 @@ def pseudonym_mapping(
     key: bytes,
 ) -> pl.DataFrame:
     """(column, alias): DuckDB's keyed pseudonym of each distinct value of `values`."""
-    connection.register("id_values", values)
-    try:
+    with registered(connection, "id_values", values):
         return connection.sql(
             f"SELECT {column}, {pseudonym_sql(column, key, PSEUDONYM_PREFIXES[column])} "
             f"AS {alias} FROM id_values").pl()
-    finally:
-        connection.unregister("id_values")
 
 
 def cached_pseudonyms(
@@ -236,11 +234,7 @@ def cached_pseudonyms(
 ) -> pl.DataFrame:
     """(column, alias) for `values`: known ones from the run's cache, the rest computed and
     added to it."""
-    known = cache.known.get(column)
-    if known is None:
-        computed = pseudonym_mapping(connection, values, column, alias, cache.key)
-        cache.known[column] = computed
-        return computed
+    known = cache.known.get(column, pl.DataFrame(schema={column: pl.String, alias: pl.String}))
     # The inner join hashes the file's values, the smaller side, not the whole cache.
     found = known.join(values, on=column, how="inner")
     missing = values.join(found.select(column), on=column, how="anti")

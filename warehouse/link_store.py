@@ -21,7 +21,12 @@ from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
 from warehouse.review_decisions import load_link_constraints
-from warehouse.state_store import insert_frame, release_cached_memory, transaction
+from warehouse.state_store import (
+    insert_frame,
+    registered,
+    release_cached_memory,
+    transaction,
+)
 
 LEVEL_COLUMNS = [f"{c.name}_level" for c in COMPARISONS]
 WEIGHT_COLUMNS = [f"{c.name}_weight" for c in COMPARISONS]
@@ -119,15 +124,12 @@ def stored_pairs_among(connection: duckdb.DuckDBPyConnection
     """Earlier nights' pairs with both records among some member keys, read when asked."""
 
     def among(keys: pl.Series) -> pl.DataFrame:
-        connection.register("pair_keys", keys.to_frame("member_key"))
-        try:
+        with registered(connection, "pair_keys", keys.to_frame("member_key")):
             return connection.sql(
                 "SELECT key_l, key_r, match_probability, match_weight, is_duplicate_candidate, "
                 "is_contradiction FROM link_pairs "
                 "WHERE key_l IN (SELECT member_key FROM pair_keys) "
                 "AND key_r IN (SELECT member_key FROM pair_keys)").pl()
-        finally:
-            connection.unregister("pair_keys")
 
     return among
 
@@ -196,11 +198,11 @@ def linkage_rows(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
     assigned, history = carry_person_ids(
         clusters.select("member_key", "cluster"), previous.select("member_key", "person_id"))
-    connection.register("assigned_frame", assigned)
     seeded = pseudonym_sql("id_seed", key, PSEUDONYM_PREFIXES["person"])
-    ids = connection.sql(
-        f"SELECT cluster, coalesce(person_id, {seeded}) AS person_id FROM assigned_frame").pl()
-    connection.unregister("assigned_frame")
+    with registered(connection, "assigned_frame", assigned):
+        ids = connection.sql(
+            f"SELECT cluster, coalesce(person_id, {seeded}) AS person_id FROM assigned_frame"
+        ).pl()
     members = clusters.join(ids, on="cluster")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
@@ -235,15 +237,13 @@ def store_linkage(
             connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
                                [run_id])
         else:
-            connection.register("touched_keys", rows.select("member_key"))
-            connection.execute("DELETE FROM record_person WHERE member_key IN "
-                               "(SELECT member_key FROM touched_keys)")
-            connection.unregister("touched_keys")
-            connection.register("changed_keys", changed.to_frame("member_key"))
-            connection.execute(
-                "DELETE FROM link_pairs WHERE key_l IN (SELECT member_key FROM changed_keys) "
-                "OR key_r IN (SELECT member_key FROM changed_keys)")
-            connection.unregister("changed_keys")
+            with registered(connection, "touched_keys", rows.select("member_key")):
+                connection.execute("DELETE FROM record_person WHERE member_key IN "
+                                   "(SELECT member_key FROM touched_keys)")
+            with registered(connection, "changed_keys", changed.to_frame("member_key")):
+                connection.execute(
+                    "DELETE FROM link_pairs WHERE key_l IN (SELECT member_key FROM changed_keys) "
+                    "OR key_r IN (SELECT member_key FROM changed_keys)")
             insert_frame(connection, "unpublished_links", rows.join(
                 previous.select("member_key", pl.col("person_id").alias("person_before")),
                 on="member_key", how="left").select(

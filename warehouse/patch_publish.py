@@ -41,17 +41,14 @@ from warehouse.reconciled_tables import (
     ReconciledChildren,
     kpi_history,
     load_linked_records,
+    person_source_rows,
     reconcile_children,
     record_kpi_history,
     store_jisheng_facts,
 )
 from warehouse.review_decisions import table_exists
 from warehouse.run_state import last_publish, record_publish
-from warehouse.state_store import (
-    record_published_run,
-    records_in_use_of_sql,
-    transaction,
-)
+from warehouse.state_store import record_published_run, records_in_use_of_sql, transaction
 
 # Bump when what the reconciled tables hold, or how, changes: the next run publishes whole.
 BASIS_VERSION = 1
@@ -253,15 +250,14 @@ def patch_published(
     children = reconcile_children(connection, records, run_id, as_of, keep=affected,
                                   carried_cases=carried_cases)
     store_jisheng_facts(connection, children.jisheng_facts, persons="affected_children")
-    connection.execute("""CREATE OR REPLACE TEMP TABLE affected_records AS
-SELECT source, record_id FROM record_person
-WHERE person_id IN (SELECT person_id FROM affected_children)""")
+    person_source = person_source_rows(
+        records.filter(pl.col("person_id").is_in(affected.implode())), run_id)
     shutil.copyfile(warehouse, target)
     connection.execute(f"ATTACH '{target}' AS pub")
     try:
         # No transaction: one may write a single database, and this copy is thrown away
         # unless every step succeeds.
-        counts = patch_tables(connection, run_id, as_of, children, run_row,
+        counts = patch_tables(connection, run_id, as_of, children, person_source, run_row,
                               whole_queries, whole_frames)
         connection.execute("CHECKPOINT pub")
     finally:
@@ -272,7 +268,7 @@ WHERE person_id IN (SELECT person_id FROM affected_children)""")
 
 def patch_tables(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None,
-    children: ReconciledChildren, run_row: dict[str, object],
+    children: ReconciledChildren, person_source: pl.DataFrame, run_row: dict[str, object],
     whole_queries: Mapping[str, str], whole_frames: Mapping[str, pl.DataFrame],
 ) -> dict[str, int]:
     """On the copy `pub`: carried tables patched, the rest rebuilt. Returns the carried
@@ -281,8 +277,7 @@ def patch_tables(
         connection.execute(f"UPDATE pub.{carried} SET run_id = ?", [run_id])
         connection.execute(f"DELETE FROM pub.{carried} WHERE person_id IN "
                            "(SELECT person_id FROM affected_children)")
-    fill_published_table(connection, "person_source", query=queries.person_source_sql(
-        run_id, records_in_use_of_sql("affected_records")))
+    fill_published_table(connection, "person_source", frame=person_source)
     fill_published_table(connection, "person", frame=children.person)
     fill_published_table(connection, "discrepancy", frame=children.discrepancy)
     counts = {name: int(connection.execute(f"SELECT count(*) FROM pub.{name}").fetchall()[0][0])

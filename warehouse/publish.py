@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from schemas.published import PUBLISHED_TABLES, PublishedTable
+from warehouse.state_store import registered
 
 PUBLISHED_BY_NAME = {t.name: t for t in PUBLISHED_TABLES}
 
@@ -83,17 +84,16 @@ def fill_published_table(connection: duckdb.DuckDBPyConnection, name: str,
     """Insert a polars frame, or the rows of a query over the state, into table pub.<name>."""
     table = PUBLISHED_BY_NAME[name]
     if frame is not None:
-        connection.register("published_frame", frame)
-        query = f"SELECT {', '.join(table.column_names)} FROM published_frame"
+        with registered(connection, "published_frame", frame):
+            fill_published_table(connection, name, query=(
+                f"SELECT {', '.join(table.column_names)} FROM published_frame"))
+        return
     if query is None:
         raise ValueError(f"publish: no content given for table {name}")
     try:
         connection.execute(insert_published_sql(table, query))
     except duckdb.Error as error:
         raise RuntimeError(f"publishing table {name} failed: {error}\nSQL: {query}") from error
-    finally:
-        if frame is not None:
-            connection.unregister("published_frame")
 
 
 def swap_in(target: Path, warehouse: Path) -> None:

@@ -20,6 +20,7 @@ from warehouse.review_decisions import apply_review_decisions
 from warehouse.state_store import (
     insert_frame,
     records_in_use_of_sql,
+    registered,
     release_cached_memory,
     transaction,
 )
@@ -66,8 +67,8 @@ ORDER BY p.person_id, r.record_id, r.source""").pl()
 
 
 def person_source_rows(records: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """The person_source table from the linked records, as queries.person_source_sql gives it
-    from the state (a nightly patch): one row per record in use."""
+    """The person_source rows of the linked records (load_linked_records), one per record:
+    a whole publish gives every record, a nightly patch the affected children's."""
     return records.select(
         "source", "record_id", "person_id", "match_probability", "file", "row_number",
         "extract_date", "township_code", "sex", "birth_date", "birth_order",
@@ -96,22 +97,17 @@ def discrepancy_ids(connection: duckdb.DuckDBPyConnection, found: pl.DataFrame, 
     concerned), and the run that first saw it, kept in the state's register."""
     connection.execute(create_register_sql())
     # Only the id goes back and forth (a projection keeps the frame's row order).
-    connection.register("found_frame", found.select("kind", "source", "record_id", "person_id"))
-    try:
+    with registered(connection, "found_frame",
+                    found.select("kind", "source", "record_id", "person_id")):
         keyed = found.with_columns(
             connection.sql(discrepancy_id_sql("found_frame")).pl().to_series())
-    finally:
-        connection.unregister("found_frame")
-    connection.register("keyed_frame", keyed.select("discrepancy_id"))
-    try:
+    with registered(connection, "keyed_frame", keyed.select("discrepancy_id")):
         connection.execute(f"""
 INSERT INTO discrepancy_register
 SELECT DISTINCT discrepancy_id, '{run_id}', '{run_id}' FROM keyed_frame
 ON CONFLICT (discrepancy_id) DO UPDATE SET last_run_id = excluded.last_run_id""")
         first = connection.sql("""SELECT discrepancy_id, first_run_id FROM discrepancy_register
 SEMI JOIN keyed_frame USING (discrepancy_id)""").pl()
-    finally:
-        connection.unregister("keyed_frame")
     return keyed.join(first, on="discrepancy_id", how="left", maintain_order="left").unique(
         "discrepancy_id", keep="first", maintain_order=True)
 

@@ -48,7 +48,7 @@ from warehouse.inbox_files import hash_file
 from warehouse.ingest import archive_copy
 from warehouse.read_source_file import canonical_header
 from warehouse.run_state import default_as_of, last_publish
-from warehouse.state_store import insert_frame, transaction
+from warehouse.state_store import insert_frame, registered, transaction
 
 REVIEW_NAME_PATTERN = re.compile(r"_(?P<date>\d{8})(?:_(?P<seq>\d+))?\.[A-Za-z0-9]+$")
 HEADER_NAMES = {canonical_header(c.value): name for c, name in REVIEW_COLUMN_NAMES.items()}
@@ -299,17 +299,14 @@ def records_named(connection: duckdb.DuckDBPyConnection, keys: pl.Series) -> pl.
     empty = pl.DataFrame(schema={"member_key": pl.String, "person_id": pl.String})
     if keys.len() == 0:
         return empty
-    connection.register("named_keys", keys.unique().to_frame("member_key"))
-    try:
-        linked = table_exists(connection, "record_person")
-        person = "p.person_id" if linked else "NULL::VARCHAR"
-        join = "LEFT JOIN record_person p USING (member_key)" if linked else ""
+    linked = table_exists(connection, "record_person")
+    person = "p.person_id" if linked else "NULL::VARCHAR"
+    join = "LEFT JOIN record_person p USING (member_key)" if linked else ""
+    with registered(connection, "named_keys", keys.unique().to_frame("member_key")):
         return connection.sql(f"""
 SELECT k.member_key, {person} AS person_id
 FROM (SELECT DISTINCT source || ':' || record_id AS member_key FROM records_in_use) u
 JOIN named_keys k USING (member_key) {join}""").pl()
-    finally:
-        connection.unregister("named_keys")
 
 
 @dataclass(frozen=True)
@@ -391,13 +388,10 @@ def review_summary(connection: duckdb.DuckDBPyConnection, hashes: list[str]) -> 
     """Counts and rejection messages of tonight's decision files, for the run summary."""
     if not hashes:
         return {}
-    connection.register("tonight", pl.DataFrame({"file_hash": hashes}))
-    try:
+    with registered(connection, "tonight", pl.DataFrame({"file_hash": hashes})):
         judged = connection.sql(
             "SELECT verdict, message, row_number FROM review_decisions "
             "JOIN tonight USING (file_hash) ORDER BY " + ", ".join(DECISION_ORDER)).pl()
-    finally:
-        connection.unregister("tonight")
     rejected = judged.filter(pl.col("verdict") == Verdict.REJECTED.value)
     return {
         "files_in": len(hashes),
@@ -423,24 +417,20 @@ def store_case_fingerprints(connection: duckdb.DuckDBPyConnection, material: pl.
         connection.execute(statement)
     latest = last_publish(connection)
     keep = [run_id, latest[0]] if latest else [run_id]
-    connection.register("case_material", material)
-    connection.register("carried_cases", carried_cases if carried_cases is not None
-                        else pl.DataFrame(schema={"discrepancy_id": pl.String}))
-    try:
-        with transaction(connection):
+    carried = carried_cases if carried_cases is not None else pl.DataFrame(
+        schema={"discrepancy_id": pl.String})
+    with (registered(connection, "case_material", material),
+          registered(connection, "carried_cases", carried), transaction(connection)):
+        connection.execute(
+            "DELETE FROM case_fingerprints WHERE run_id NOT IN "
+            f"({', '.join('?' for _ in keep)}) OR run_id = ?", [*keep, run_id])
+        connection.execute("INSERT INTO case_fingerprints SELECT ?, discrepancy_id, "
+                           "md5(material) FROM case_material", [run_id])
+        if latest and carried_cases is not None:
             connection.execute(
-                "DELETE FROM case_fingerprints WHERE run_id NOT IN "
-                f"({', '.join('?' for _ in keep)}) OR run_id = ?", [*keep, run_id])
-            connection.execute("INSERT INTO case_fingerprints SELECT ?, discrepancy_id, "
-                               "md5(material) FROM case_material", [run_id])
-            if latest and carried_cases is not None:
-                connection.execute(
-                    "INSERT INTO case_fingerprints SELECT ?, f.discrepancy_id, f.fingerprint "
-                    "FROM case_fingerprints f SEMI JOIN carried_cases USING (discrepancy_id) "
-                    "WHERE f.run_id = ?", [run_id, latest[0]])
-    finally:
-        connection.unregister("case_material")
-        connection.unregister("carried_cases")
+                "INSERT INTO case_fingerprints SELECT ?, f.discrepancy_id, f.fingerprint "
+                "FROM case_fingerprints f SEMI JOIN carried_cases USING (discrepancy_id) "
+                "WHERE f.run_id = ?", [run_id, latest[0]])
     return connection.sql("SELECT discrepancy_id, fingerprint FROM case_fingerprints "
                           "WHERE run_id = ?", params=[run_id]).pl()
 
@@ -466,14 +456,11 @@ def apply_review_decisions(
     newly = applied.join(decisions.filter(pl.col("applied_run_id").is_null()).select(
         "decision_key"), on="decision_key")
     if newly.height:
-        connection.register("applied_frame", newly)
-        try:
+        with registered(connection, "applied_frame", newly):
             connection.execute("""
 UPDATE review_decisions d SET effect = a.effect, person_after = a.person_after,
   other_person_after = a.other_person_after, applied_run_id = a.applied_run_id
 FROM applied_frame a WHERE d.decision_key = a.decision_key""")
-        finally:
-            connection.unregister("applied_frame")
     return resolved, published_decisions(applied, run_id)
 
 

@@ -41,10 +41,10 @@ RECORD_FILE_ZSTD_LEVEL = 1
 # A reader (`birthrec status`, an analyst) holding the state open blocks the writer; such
 # holds are short, so opening is retried with backoff for about half a minute.
 OPEN_RETRY_DELAYS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-# DuckDB's allocator keeps freed memory until a background thread returns it: without one, a
-# 1M run's process held ~1.5 GB more after reading every record for linking (measured RSS).
 # The memory limit set for a moment to make DuckDB flush its allocator (release_cached_memory).
 RELEASE_LIMIT = "256MB"
+# DuckDB's allocator keeps freed memory until a background thread returns it: without one, a
+# 1M run's process held ~1.5 GB more after reading every record for linking (measured RSS).
 STATE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "allocator_background_threads": True}
 
@@ -205,6 +205,17 @@ def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
     connection.execute("COMMIT")
 
 
+@contextmanager
+def registered(connection: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+               ) -> Iterator[None]:
+    """`frame` readable by SQL as table `name` for the block's statements only."""
+    connection.register(name, frame)
+    try:
+        yield
+    finally:
+        connection.unregister(name)
+
+
 def records_folder(state_db: Path) -> Path:
     return state_db.parent / "records"
 
@@ -311,16 +322,14 @@ def insert_frame(
     (filtered by DuckDB, so a big frame is not copied); the caller holds the transaction."""
     if frame.height == 0:
         return
-    connection.register("incoming_frame", frame)
     extra = f", {extra_columns_sql}" if extra_columns_sql else ""
     where = f" WHERE {where_sql}" if where_sql else ""
-    try:
-        connection.execute(
-            f"INSERT INTO {table} BY NAME SELECT *{extra} FROM incoming_frame{where}")
-    except duckdb.Error as error:
-        raise RuntimeError(f"insert into {table} failed: {error}") from error
-    finally:
-        connection.unregister("incoming_frame")
+    with registered(connection, "incoming_frame", frame):
+        try:
+            connection.execute(
+                f"INSERT INTO {table} BY NAME SELECT *{extra} FROM incoming_frame{where}")
+        except duckdb.Error as error:
+            raise RuntimeError(f"insert into {table} failed: {error}") from error
 
 
 def file_count_check_sql() -> str:

@@ -25,7 +25,7 @@ from transforms.compare import COMPARISONS, Comparison
 from transforms.normalise_ids import mask_id_number
 from transforms.reconcile import SURVIVORSHIP
 from warehouse.published_queries import valid_pseudonym_sql
-from warehouse.state_store import release_cached_memory
+from warehouse.state_store import registered, release_cached_memory
 from warehouse.workbook_frames import PUBLISHED, SOURCE_LABELS, masked_text, township_label
 
 # The record a case about the whole child (未落户 ...) is shown with: the certificate first.
@@ -91,11 +91,8 @@ WHERE key_l IN (SELECT case_record FROM {case_keys})
 
 def case_pairs(state: duckdb.DuckDBPyConnection, cases: pl.DataFrame) -> pl.DataFrame:
     """The stored pairs touching the cases' records (at 1M, fewer than half of them)."""
-    state.register("case_keys", cases.select("case_record").drop_nulls().unique())
-    try:
+    with registered(state, "case_keys", cases.select("case_record").drop_nulls().unique()):
         return state.sql(pairs_sql("case_keys")).pl()
-    finally:
-        state.unregister("case_keys")
 
 
 def load_members(state: duckdb.DuckDBPyConnection, names: dict[str, str]) -> pl.DataFrame:

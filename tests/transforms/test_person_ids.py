@@ -132,7 +132,8 @@ def first_night(rows: list[dict[str, object]]) -> Night:
 
 def next_night(last: Night, rows: list[dict[str, object]], changed: list[str]) -> Night:
     stored = last.linkage.pairs.filter(KEEP_PAIR).select(STORED_PAIR_COLUMNS)
-    linkage = relink_children(canonical(rows), pl.Series(changed, dtype=pl.String), stored,
+    linkage = relink_children(canonical(rows), pl.Series(changed, dtype=pl.String),
+                              lambda keys: stored,
                               last.ids, last.linkage.model)
     touched, history = new_ids(linkage, last.ids)
     kept = last.ids.join(touched, on="member_key", how="anti")
