@@ -124,14 +124,12 @@ def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 class KeyedRecords:
-    """The asymmetric rules' key hashes and blocks, computed once per frame and distinct
-    key: the ±1-day and swapped-date rules share their build key, and both run in both
-    directions."""
+    """Key hashes computed once per frame and distinct key: the ±1-day and swapped-date
+    rules share their build key, and both run in both directions."""
 
     def __init__(self, max_block: int) -> None:
         self.max_block = max_block
         self.keys: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
-        self.blocks: dict[tuple[int, str], Blocks] = {}
 
     def keyed(self, frame: pl.DataFrame, keys: tuple[pl.Expr, ...]
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,33 +138,33 @@ class KeyedRecords:
             self.keys[name] = blocking_keys(frame, keys)
         return self.keys[name]
 
-    def grouped(self, frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> Blocks:
-        name = (id(frame), "|".join(key.meta.serialize(format="json") for key in keys))
-        if name not in self.blocks:
-            self.blocks[name] = usable_blocks(*self.keyed(frame, keys), self.max_block)
-        return self.blocks[name]
-
 
 def rule_pairs(
     rule: BlockingRule, probe: pl.DataFrame, build: pl.DataFrame, keyed: KeyedRecords
 ) -> tuple[pl.Series, int]:
     """Pairs proposed by one rule (packed, each once), and how many keys were too big to use.
 
-    Records are sorted by key once; a symmetric pass enumerates each block's pairs by
-    position (no join at all), an asymmetric one joins its probe keys to the usable blocks.
+    A full run's symmetric pass sorts the records by key once and enumerates each block's
+    pairs by position (no join at all). Otherwise only the keys the probes carry matter:
+    the build records holding one of them are picked out by a hash lookup, their blocks
+    counted, and the probes joined to the usable ones, so a night of a few thousand probes
+    never sorts every record's keys.
     """
     if probe is build and rule.build is None:
-        # A full run's symmetric pass: every pair inside a block once.
         blocks = usable_blocks(*blocking_keys(build, rule.build_keys), keyed.max_block)
         left, right = pairs_within(blocks)
         return pl.Series(pair_keys(blocks.recs[left], blocks.recs[right])), blocks.oversized
-    blocks = keyed.grouped(build, rule.build_keys)
+    build_recs, build_keys = keyed.keyed(build, rule.build_keys)
     probe_recs, probe_keys = keyed.keyed(probe, rule.probe)
-    pairs = pl.DataFrame({"rec": probe_recs, "key": probe_keys}).join(
-        pl.DataFrame({"rec_b": blocks.recs[blocks.usable], "key": blocks.keys[blocks.usable]}),
-        on="key").filter(pl.col("rec") != pl.col("rec_b"))
+    probed = pl.DataFrame({"rec": probe_recs, "key": probe_keys})
+    hit = pl.DataFrame({"rec_b": build_recs, "key": build_keys}).filter(
+        pl.col("key").is_in(probed.get_column("key").unique().implode())
+    ).with_columns(pl.len().over("key").alias("size"))
+    oversized = hit.filter(pl.col("size") > keyed.max_block).get_column("key").n_unique()
+    pairs = probed.join(hit.filter(pl.col("size") <= keyed.max_block).drop("size"), on="key"
+                        ).filter(pl.col("rec") != pl.col("rec_b"))
     packed = pair_keys(pairs.get_column("rec").to_numpy(), pairs.get_column("rec_b").to_numpy())
-    return pl.Series(packed).unique(), blocks.oversized
+    return pl.Series(packed).unique(), oversized
 
 
 RULE_BITS = 4  # a pair and the index of the rule proposing it share one 64-bit integer
