@@ -142,7 +142,7 @@ def relink_children(
     records: pl.DataFrame,
     changed_keys: pl.Series,
     stored_pairs: Callable[[pl.Series], pl.DataFrame],
-    previous: pl.DataFrame,
+    children_of: Callable[[pl.Series], pl.DataFrame],
     model: FellegiSunterModel,
     settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
     must_link: pl.DataFrame | None = None,
@@ -153,26 +153,29 @@ def relink_children(
 
     `stored_pairs`: key_l, key_r, match_probability, match_weight, is_duplicate_candidate,
     is_contradiction from earlier nights among some member keys, given by a function (so
-    the state reads only the pairs of the children clustered again). `previous`:
-    member_key, person_id. `must_link` / `cannot_link`: rec_l, rec_r (recs as link_records
-    numbers `records`) from officers' decisions; the children a constraint finds broken
-    are clustered again too, and a must-link brings its partner's child along.
+    the state reads only the pairs of the children clustered again). `children_of`:
+    member_key, person_id of every record of the earlier children holding some member keys,
+    also read when asked (`children_in` serves a frame). `must_link` / `cannot_link`: rec_l,
+    rec_r (recs as link_records numbers `records`) from officers' decisions; the children a
+    constraint finds broken are clustered again too, and a must-link brings its partner's
+    child along.
     Returns clusters (and pairs) for the affected records only.
     """
     links = with_member_keys(link_records(records), records)
     keys = links.select("rec", "member_key")
     constraints = officer_constraints(keys, must_link, cannot_link)
-    broken = violated_constraints(constraints, previous)
+    broken = violated_constraints(constraints, children_of(
+        pl.concat([constraints.get_column("key_l"), constraints.get_column("key_r")])))
     probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
     scored, blocking, _ = score_candidates(links, probe, model)
     touched = pl.concat([changed_keys, scored.get_column("key_l"),
                          scored.get_column("key_r"), broken]).unique()
-    affected = with_their_children(touched, previous)
+    affected = with_their_children(touched, children_of)
     partners = constraints.filter(pl.col("is_must_link")).select(
         pl.when(pl.col("key_l").is_in(affected.implode())).then(pl.col("key_r"))
         .when(pl.col("key_r").is_in(affected.implode())).then(pl.col("key_l")).alias("key")
     ).get_column("key").drop_nulls()
-    affected = with_their_children(pl.concat([affected, partners]), previous)
+    affected = with_their_children(pl.concat([affected, partners]), children_of)
     subset = links.filter(pl.col("member_key").is_in(affected.implode()))
     index = subset.select("rec", "member_key")
     kept = stored_pairs(subset.get_column("member_key")).filter(
@@ -206,12 +209,22 @@ def officer_constraints(keys: pl.DataFrame, must_link: pl.DataFrame | None,
                                    on="rec_r")
 
 
-def with_their_children(keys: pl.Series, previous: pl.DataFrame) -> pl.Series:
-    """The keys, and every record of the children (previous person ids) they belong to."""
-    persons = previous.filter(pl.col("member_key").is_in(keys.implode())).get_column(
-        "person_id").unique()
-    return pl.concat([keys, previous.filter(
-        pl.col("person_id").is_in(persons.implode())).get_column("member_key")]).unique()
+def with_their_children(keys: pl.Series,
+                        children_of: Callable[[pl.Series], pl.DataFrame]) -> pl.Series:
+    """The keys, and every record of the children (earlier person ids) they belong to."""
+    return pl.concat([keys, children_of(keys).get_column("member_key")]).unique()
+
+
+def children_in(previous: pl.DataFrame) -> Callable[[pl.Series], pl.DataFrame]:
+    """`children_of` over a frame of member_key, person_id (the state reads its own table)."""
+
+    def children_of(keys: pl.Series) -> pl.DataFrame:
+        persons = previous.filter(pl.col("member_key").is_in(keys.implode())).get_column(
+            "person_id").unique()
+        return previous.filter(pl.col("person_id").is_in(persons.implode())).select(
+            "member_key", "person_id")
+
+    return children_of
 
 
 CLUSTER_PAIR_COLUMNS = ("rec_l", "rec_r", "key_l", "key_r", "match_probability", "match_weight",

@@ -71,8 +71,10 @@ class LinkOutcome:
     blocking: pl.DataFrame
 
 
-def version_key_sql() -> str:
-    return "file_hash || ':' || row_number::VARCHAR"
+def version_key_sql(alias: str = "") -> str:
+    """Which stored version of a record was linked: its file and row."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}file_hash || ':' || {prefix}row_number::VARCHAR"
 
 
 def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -134,32 +136,61 @@ def stored_pairs_among(connection: duckdb.DuckDBPyConnection
     return among
 
 
+def children_of_persons(connection: duckdb.DuckDBPyConnection
+                        ) -> Callable[[pl.Series], pl.DataFrame]:
+    """member_key, person_id of every record of the children holding some member keys,
+    read from record_person when asked: a night reads its few children, not every record's."""
+
+    def children_of(keys: pl.Series) -> pl.DataFrame:
+        with registered(connection, "asked_keys", keys.to_frame("member_key")):
+            return connection.sql(
+                "SELECT member_key, person_id FROM record_person WHERE person_id IN "
+                "(SELECT person_id FROM record_person SEMI JOIN asked_keys USING (member_key))"
+            ).pl()
+
+    return children_of
+
+
+def changed_records_sql() -> str:
+    """Member keys of records in use whose version was not linked yet (new or corrected)."""
+    return f"""SELECT w.source || ':' || w.record_id AS member_key FROM record_winners w
+ANTI JOIN record_person p ON p.member_key = w.source || ':' || w.record_id
+  AND p.version_key = {version_key_sql("w")}
+ORDER BY member_key"""
+
+
 def link_persons(
     connection: duckdb.DuckDBPyConnection, key: bytes, run_id: str, rebuild: bool = False
 ) -> LinkOutcome:
-    """Link the records in use, full or nightly, and store person ids for every record."""
+    """Link the records in use, full or nightly, and store person ids for every record.
+
+    A night reads from record_person only the records it changed and the children they touch
+    (children_of_persons); a full run reads all of it, to carry every child's id over.
+    """
     for statement in create_link_state_sql():
         connection.execute(statement)
     drop_record_person_key(connection)
-    records = load_records(connection)
-    previous = connection.sql(
-        "SELECT member_key, person_id, version_key FROM record_person").pl()
-    release_cached_memory(connection)
     model = None if rebuild else load_model(connection)
     # Officers' decisions: a new one that the current children break re-clusters them too.
     constraints = load_link_constraints(connection)
-    must_link, cannot_link = constraint_recs(records, constraints)
     changed = None
-    if model is None:
+    if model is not None:
+        changed = connection.sql(changed_records_sql()).pl().get_column("member_key")
+        children_of = children_of_persons(connection)
+        if changed.len() == 0 and violated_constraints(constraints, children_of(pl.concat([
+                constraints.get_column("key_l"), constraints.get_column("key_r")]))).len() == 0:
+            return LinkOutcome("unchanged", 0, 0, count_persons(connection), 0, 0,
+                               pl.DataFrame())
+    records = load_records(connection)
+    release_cached_memory(connection)
+    must_link, cannot_link = constraint_recs(records, constraints)
+    if changed is None:
+        previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
     else:
-        changed = records.join(previous, on=["member_key", "version_key"], how="anti"
-                               ).get_column("member_key")
-        if changed.len() == 0 and violated_constraints(constraints, previous).len() == 0:
-            return LinkOutcome("unchanged", 0, 0, previous.get_column("person_id").n_unique(),
-                               0, 0, pl.DataFrame())
-        linkage = relink_children(records, changed, stored_pairs_among(connection), previous.select(
-            "member_key", "person_id"), model, must_link=must_link, cannot_link=cannot_link)
+        linkage = relink_children(records, changed, stored_pairs_among(connection), children_of,
+                                  model, must_link=must_link, cannot_link=cannot_link)
+        previous = children_of(linkage.records.get_column("member_key"))
     mode, probed = ("full", linkage.records.height) if changed is None else (
         "nightly", changed.len())
     counts = (linkage.pairs.height, linkage.oversized_clusters.height, linkage.blocking)
@@ -167,9 +198,13 @@ def link_persons(
     # Only what is stored stays in memory while DuckDB writes it (~1 GB less at 1M).
     del records, linkage
     retired = store_linkage(connection, stored, previous, run_id, changed)
-    persons = int(connection.execute(
+    return LinkOutcome(mode, probed, counts[0], count_persons(connection), retired, counts[1],
+                       counts[2])
+
+
+def count_persons(connection: duckdb.DuckDBPyConnection) -> int:
+    return int(connection.execute(
         "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0])
-    return LinkOutcome(mode, probed, counts[0], persons, retired, counts[1], counts[2])
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from tests.transforms.test_link_children import BACKGROUND, canonical
-from transforms.link_children import Linkage, link_children, relink_children
+from transforms.link_children import Linkage, children_in, link_children, relink_children
 from transforms.link_records import link_records
 
 RECORDS = canonical(BACKGROUND).sort("source", "record_id")
@@ -38,7 +38,8 @@ NOTHING_CHANGED = pl.Series("member_key", [], dtype=pl.String)
 
 
 def relinked(must: list[tuple[str, str]], cannot: list[tuple[str, str]]) -> dict[str, str]:
-    linkage = relink_children(RECORDS, NOTHING_CHANGED, lambda keys: STORED, PREVIOUS, FULL.model,
+    linkage = relink_children(RECORDS, NOTHING_CHANGED, lambda keys: STORED,
+                              children_in(PREVIOUS), FULL.model,
                               must_link=recs(must), cannot_link=recs(cannot))
     return dict(assignments(linkage).iter_rows())
 
@@ -75,14 +76,16 @@ def test_a_full_link_obeys_both_kinds() -> None:
 
 def test_a_must_link_holds_when_new_data_touch_one_side() -> None:
     # Last night's children already obey the must-link; tonight a record of one side changes.
-    merged = relink_children(RECORDS, NOTHING_CHANGED, lambda keys: STORED, PREVIOUS, FULL.model,
+    merged = relink_children(RECORDS, NOTHING_CHANGED, lambda keys: STORED,
+                             children_in(PREVIOUS), FULL.model,
                              must_link=recs([("weisheng:W0", "gongan:G1")]))
     previous = PREVIOUS.join(assignments(merged).rename({"person_id": "now"}), on="member_key",
                              how="left").select("member_key",
                                                 pl.coalesce("now", "person_id").alias(
                                                     "person_id"))
     changed = pl.Series("member_key", ["gongan:G0"])
-    linkage = relink_children(RECORDS, changed, lambda keys: STORED, previous, FULL.model,
+    linkage = relink_children(RECORDS, changed, lambda keys: STORED, children_in(previous),
+                              FULL.model,
                               must_link=recs([("weisheng:W0", "gongan:G1")]))
     after = dict(assignments(linkage).iter_rows())
     assert after["weisheng:W0"] == after["gongan:G1"]

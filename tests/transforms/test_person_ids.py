@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from tests.transforms.test_link_children import BACKGROUND, canonical, case, child_id
-from transforms.link_children import Linkage, link_children, relink_children
+from transforms.link_children import Linkage, children_in, link_children, relink_children
 from transforms.person_ids import carry_person_ids
 from warehouse.link_store import KEEP_PAIR
 
@@ -134,7 +134,7 @@ def next_night(last: Night, rows: list[dict[str, object]], changed: list[str]) -
     stored = last.linkage.pairs.filter(KEEP_PAIR).select(STORED_PAIR_COLUMNS)
     linkage = relink_children(canonical(rows), pl.Series(changed, dtype=pl.String),
                               lambda keys: stored,
-                              last.ids, last.linkage.model)
+                              children_in(last.ids), last.linkage.model)
     touched, history = new_ids(linkage, last.ids)
     kept = last.ids.join(touched, on="member_key", how="anti")
     return Night(linkage, pl.concat([kept, touched]), history)

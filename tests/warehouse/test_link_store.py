@@ -11,6 +11,7 @@ from tests.transforms.canonical_rows import with_check_digit
 from tests.transforms.test_link_children import BACKGROUND, canonical, case, child_id
 from transforms.link_children import link_children, relink_children
 from warehouse.link_store import (
+    children_of_persons,
     create_link_state_sql,
     linkage_rows,
     store_linkage,
@@ -55,8 +56,8 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
     previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
     changed = pl.Series(["jisheng:J-N"])
     records = canonical([*BACKGROUND, *TRIO[:2], CORRECTED])
-    night = relink_children(records, changed, stored_pairs_among(connection), previous,
-                            first.model)
+    night = relink_children(records, changed, stored_pairs_among(connection),
+                            children_of_persons(connection), first.model)
     store_linkage(connection, linkage_rows(connection, night, previous,
                                            versions(records, "v2"), b"k"),
                   previous, "run-2", changed=changed)
