@@ -71,18 +71,19 @@ class LinkOutcome:
     blocking: pl.DataFrame
 
 
-def version_key_sql(alias: str = "") -> str:
-    """Which stored version of a record was linked: its file and row."""
-    prefix = f"{alias}." if alias else ""
-    return f"{prefix}file_hash || ':' || {prefix}row_number::VARCHAR"
+def version_key_sql(alias: str) -> str:
+    """Which stored version of a record (record_winners row `alias`) was linked: its file
+    and row."""
+    return f"{alias}.file_hash || ':' || {alias}.row_number::VARCHAR"
 
 
 def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Records in use with the linking columns, their member key and version key."""
+    """Records in use with the linking columns and their member key. Not their version key:
+    DuckDB adds it from record_winners as the rows are stored (store_linkage), so 2.8M
+    70-character strings never travel to polars and sit in memory through linking."""
     columns = ", ".join(LINK_INPUT_COLUMNS)
     return connection.sql(
-        f"SELECT {columns}, source || ':' || record_id AS member_key, "
-        f"{version_key_sql()} AS version_key FROM records_in_use "
+        f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use "
         "ORDER BY source, record_id").pl()
 
 
@@ -194,7 +195,7 @@ def link_persons(
     mode, probed = ("full", linkage.records.height) if changed is None else (
         "nightly", changed.len())
     counts = (linkage.pairs.height, linkage.oversized_clusters.height, linkage.blocking)
-    stored = linkage_rows(connection, linkage, previous, records.get_column("version_key"), key)
+    stored = linkage_rows(connection, linkage, previous, key)
     # Only what is stored stays in memory while DuckDB writes it (~1 GB less at 1M).
     del records, linkage
     retired = store_linkage(connection, stored, previous, run_id, changed)
@@ -212,7 +213,7 @@ class LinkRows:
     """What a linkage stores: each linked record's child, the scored pairs (all of them;
     KEEP_PAIR_SQL filters them on insert), retired ids with their successors, the model."""
 
-    rows: pl.DataFrame  # member_key, source, record_id, person_id, match_probability, version
+    rows: pl.DataFrame  # member_key, source, record_id, person_id, match_probability
     pairs: pl.DataFrame  # STORED_PAIR_COLUMNS
     history: pl.DataFrame  # retired_id, successor_id, reason
     model_json: str
@@ -222,13 +223,9 @@ def linkage_rows(
     connection: duckdb.DuckDBPyConnection,
     linkage: Linkage,
     previous: pl.DataFrame,
-    versions: pl.Series,
     key: bytes,
 ) -> LinkRows:
-    """Carry person ids onto the clusters (new ones seeded by pseudonym) and shape the rows.
-
-    `versions`: the version key of every record in use, by record number (rec).
-    """
+    """Carry person ids onto the clusters (new ones seeded by pseudonym) and shape the rows."""
     clusters = linkage.clusters.join(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
     assigned, history = carry_person_ids(
@@ -241,8 +238,7 @@ def linkage_rows(
     members = clusters.join(ids, on="cluster")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
-    rows = members.select("member_key", "source", "record_id", "person_id", "match_probability",
-                          versions.gather(members.get_column("rec")).alias("version_key"))
+    rows = members.select("member_key", "source", "record_id", "person_id", "match_probability")
     return LinkRows(rows, linkage.pairs.select(STORED_PAIR_COLUMNS),
                     history.select("retired_id", "successor_id", "reason"),
                     linkage.model.to_json())
@@ -284,7 +280,12 @@ def store_linkage(
                 on="member_key", how="left").select(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
-        insert_frame(connection, "record_person", rows)
+        with registered(connection, "linked_rows", rows):
+            # The version linked is the one in use now (record_winners), by file and row.
+            connection.execute(
+                f"INSERT INTO record_person BY NAME SELECT r.*, {version_key_sql('w')} AS "
+                "version_key FROM linked_rows r "
+                "LEFT JOIN record_winners w USING (source, record_id)")
         insert_frame(connection, "link_pairs", stored.pairs, where_sql=KEEP_PAIR_SQL)
         insert_frame(connection, "person_history", stored.history.with_columns(
             pl.lit(run_id).alias("run_id")))

@@ -17,6 +17,7 @@ from warehouse.link_store import (
     store_linkage,
     stored_pairs_among,
 )
+from warehouse.state_store import registered
 
 TRIO = [
     case("weisheng", "W-N", child_name="李明", birth_cert_number="Q450000009"),
@@ -31,9 +32,15 @@ CORRECTED = {"source": "jisheng", "record_id": "J-N", "child_name": "赵小红",
 NO_PREVIOUS = pl.DataFrame(schema={"member_key": pl.String, "person_id": pl.String})
 
 
-def versions(records: pl.DataFrame, version: str) -> pl.Series:
-    """Every record's version key, by record number."""
-    return pl.Series([version] * records.height)
+def store_versions(connection: duckdb.DuckDBPyConnection, records: pl.DataFrame,
+                   file_hash: str) -> None:
+    """The records in use as record_winners holds them: each from `file_hash`, by row."""
+    connection.execute("CREATE OR REPLACE TABLE record_winners "
+                       "(source VARCHAR, record_id VARCHAR, file_hash VARCHAR, row_number BIGINT)")
+    with registered(connection, "versions", records.select(
+            "source", "record_id", pl.lit(file_hash).alias("file_hash"),
+            pl.int_range(2, records.height + 2).alias("row_number"))):
+        connection.execute("INSERT INTO record_winners SELECT * FROM versions")
 
 
 def pairs_of(connection: duckdb.DuckDBPyConnection, key: str) -> set[str]:
@@ -48,8 +55,8 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
         connection.execute(statement)
     records = canonical([*BACKGROUND, *TRIO])
     first = link_children(records)
-    store_linkage(connection, linkage_rows(connection, first, NO_PREVIOUS,
-                                           versions(records, "v1"), b"k"),
+    store_versions(connection, records, "v1")
+    store_linkage(connection, linkage_rows(connection, first, NO_PREVIOUS, b"k"),
                   NO_PREVIOUS, "run-1", changed=None)
     assert {"weisheng:W-N", "gongan:G-N"} <= pairs_of(connection, "jisheng:J-N")
 
@@ -58,8 +65,8 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
     records = canonical([*BACKGROUND, *TRIO[:2], CORRECTED])
     night = relink_children(records, changed, stored_pairs_among(connection),
                             children_of_persons(connection), first.model)
-    store_linkage(connection, linkage_rows(connection, night, previous,
-                                           versions(records, "v2"), b"k"),
+    store_versions(connection, records, "v2")
+    store_linkage(connection, linkage_rows(connection, night, previous, b"k"),
                   previous, "run-2", changed=changed)
 
     assert not {"weisheng:W-N", "gongan:G-N"} & pairs_of(connection, "jisheng:J-N")
