@@ -49,4 +49,7 @@ def carry_person_ids(clusters: pl.DataFrame, previous: pl.DataFrame) -> tuple[pl
         pl.col("person_id").alias("retired_id"), pl.col("cluster").alias("successor_cluster"),
         pl.lit("split").alias("reason")).join(merged.select("retired_id"), on="retired_id",
                                                how="anti")
-    return assigned, pl.concat([merged, split]).unique().sort("retired_id", "reason")
+    # A split can retire one id towards two clusters: the cluster number breaks the tie, so
+    # history rows come out in the same order every time.
+    return assigned, pl.concat([merged, split]).unique().sort(
+        "retired_id", "reason", "successor_cluster")
