@@ -88,10 +88,6 @@ def on_unusual_values(
     )
 
 
-# Below this share of distinct values, per-column hash lookups beat a join back (measured).
-LOOKUP_DISTINCT_SHARE = 0.25
-
-
 def map_unique(
     frame: pl.DataFrame, key: str, derive: Callable[[pl.DataFrame], pl.DataFrame]
 ) -> pl.DataFrame:
@@ -112,24 +108,15 @@ def map_unique(
     added = [c for c in derived.columns if c != key]
     known = derived.filter(pl.col(key).is_not_null())
     for_null = derived.filter(pl.col(key).is_null())
-    values: dict[str, pl.Series | pl.Expr]
-    if distinct.height > LOOKUP_DISTINCT_SHARE * frame.height:
-        # Join the key column alone (joining a wide frame gathers every column), and leave
-        # null keys out of the join (a join on many null keys is slow).
-        mapped = frame.select(key).join(known, on=key, how="left", maintain_order="left")
-        values = {c: mapped.get_column(c) for c in added}
-    else:
-        values = {
-            c: pl.col(key).replace_strict(
-                known.get_column(key), known.get_column(c), default=None,
-                return_dtype=derived[c].dtype,
-            )
-            for c in added
-        }
+    # One join of the key column alone (joining a wide frame gathers every column), null keys
+    # left out of it (a join on many null keys is slow). It beat a replace_strict lookup per
+    # added column at every share of distinct values tried (5 to 30k distinct in 90k rows:
+    # 2-8 ms against 7-25 ms for two columns; polars 2.1).
+    mapped = frame.select(key).join(known, on=key, how="left", maintain_order="left")
     return frame.with_columns(
         pl.when(pl.col(key).is_null())
         .then(pl.lit(for_null.get_column(c).first(), dtype=derived[c].dtype))
-        .otherwise(values[c])
+        .otherwise(mapped.get_column(c))
         .alias(c)
         for c in added
     )

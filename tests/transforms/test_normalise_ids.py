@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -13,6 +14,7 @@ from schemas.codes import IdProblem
 from transforms.normalise_ids import (
     ID_CHECK_CHARACTERS,
     ID_DIGIT_WEIGHTS,
+    id_number_as_integer,
     id_number_birth_date,
     id_number_check_digit,
     id_number_sex,
@@ -246,3 +248,36 @@ def test_never_crashes_and_is_idempotent(texts: list[str | None], cells: str | N
     assert again["id"].to_list() == first["id"].to_list()
     clean = first["id_problem"].is_null() & first["id"].is_not_null()
     assert first.filter(clean).select(is_valid_id_number(pl.col("id"))).to_series().all()
+
+
+@PROPERTY_SETTINGS
+@given(texts=st.lists(st.one_of(st.from_regex(r"\A[0-9]{17}[0-9X]\Z"), st.text("0123456789xX ")),
+                      max_size=30, unique=True))
+def test_id_number_integers_are_one_to_one(texts: list[str]) -> None:
+    """Each 18-character number gets its own integer (the pseudonym cache's key); other
+    text gets none."""
+    integers = pl.DataFrame({"id": texts}, schema={"id": pl.String}).select(
+        id_number_as_integer(pl.col("id"))).to_series()
+    is_number = [re.fullmatch(r"[0-9]{17}[0-9X]", t) is not None for t in texts]
+    assert integers.is_not_null().to_list() == is_number
+    assert integers.drop_nulls().n_unique() == sum(is_number)
+
+
+@PROPERTY_SETTINGS
+@given(texts=st.lists(st.one_of(valid_ids(), st.from_regex(r"\A[0-9]{17}[0-9X]\Z")), max_size=30))
+def test_derived_fields_agree_with_the_text_readings(texts: list[str]) -> None:
+    """normalise_id_numbers reads the digits once as an integer; its check, birth date and sex
+    must be those the text functions give (any 18-character number, real or not)."""
+    result = normalised(texts)
+    value = pl.col("id")
+    expected = result.select(
+        pl.when(is_id_number_check_digit_valid(value) | id_number_birth_date(value).is_null())
+        .then(None).otherwise(pl.lit(IdProblem.BAD_CHECK_DIGIT.value)).alias("check_problem"),
+        id_number_birth_date(value).alias("birth_date"),
+        id_number_sex(value).alias("sex"),
+    )
+    problem = result["id_problem"]
+    assert (problem == IdProblem.BAD_CHECK_DIGIT.value).fill_null(False).to_list() == (
+        expected["check_problem"].is_not_null().to_list())
+    assert result["id_birth_date"].to_list() == expected["birth_date"].to_list()
+    assert result["id_sex"].to_list() == expected["sex"].to_list()

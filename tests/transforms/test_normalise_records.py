@@ -8,12 +8,15 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.canonical import CANONICAL, STAGED_META
 from schemas.codes import IdProblem, TownshipMatch
 from schemas.source_spec import ValueKind
 from schemas.sources import SOURCES
 from transforms.normalise_records import (
+    FOOTER_PATTERN,
     IDENTIFYING_COLUMNS,
     has_identifying_fields,
     is_footer_row,
@@ -191,6 +194,25 @@ def test_footer_rows(values: dict[str, str], footer: bool) -> None:
     frame = pl.DataFrame({c: [values.get(c)] for c in columns},
                          schema=dict.fromkeys(columns, pl.String))
     assert frame.select(is_footer_row()).item() is footer
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.builds(
+    lambda space, word, rest: space + word + rest,
+    st.sampled_from(["", " ", "\u3000", "\t ", "\u00a0"]),
+    st.sampled_from(
+        ["合计", "合 计", "共 12 条", "共１２８人", "制表人", "注：", "J0001", "", "共产"]),
+    st.text(max_size=5),
+))
+def test_footer_test_equals_stripping_first(text: str) -> None:
+    """The footer pattern skips leading white space itself; that must read exactly as
+    stripping the cell first (the old reading)."""
+    columns = ("record_id", "township_raw", "village", "child_name_raw", "mother_name_raw")
+    frame = pl.DataFrame({c: [text if c == "village" else None] for c in columns},
+                         schema=dict.fromkeys(columns, pl.String))
+    stripped_first = pl.col("village").str.strip_chars().str.contains(FOOTER_PATTERN)
+    assert frame.select(is_footer_row()).item() is frame.select(
+        stripped_first.fill_null(False)).item()
 
 
 @pytest.mark.parametrize(
