@@ -164,8 +164,7 @@ def relink_children(
     links = with_member_keys(link_records(records), records)
     keys = links.select("rec", "member_key")
     constraints = officer_constraints(keys, must_link, cannot_link)
-    broken = violated_constraints(constraints, children_of(
-        pl.concat([constraints.get_column("key_l"), constraints.get_column("key_r")])))
+    broken = violated_constraints(constraints, children_of(constraint_members(constraints)))
     probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
     scored, blocking, _ = score_candidates(links, probe, model)
     touched = pl.concat([changed_keys, scored.get_column("key_l"),
@@ -207,6 +206,11 @@ def officer_constraints(keys: pl.DataFrame, must_link: pl.DataFrame | None,
     return constraints.join(keys.rename({"rec": "rec_l", "member_key": "key_l"}), on="rec_l"
                             ).join(keys.rename({"rec": "rec_r", "member_key": "key_r"}),
                                    on="rec_r")
+
+
+def constraint_members(constraints: pl.DataFrame) -> pl.Series:
+    """The member keys officers' constraints (key_l, key_r) name."""
+    return pl.concat([constraints.get_column("key_l"), constraints.get_column("key_r")])
 
 
 def with_their_children(keys: pl.Series,

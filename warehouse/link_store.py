@@ -15,7 +15,13 @@ import polars as pl
 
 from transforms.apply_decisions import violated_constraints
 from transforms.compare import COMPARISONS
-from transforms.link_children import Linkage, link_children, relink_children, with_member_keys
+from transforms.link_children import (
+    Linkage,
+    constraint_members,
+    link_children,
+    relink_children,
+    with_member_keys,
+)
 from transforms.link_records import LINK_INPUT_COLUMNS
 from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
@@ -178,14 +184,14 @@ def link_persons(
     if model is not None:
         changed = connection.sql(changed_records_sql()).pl().get_column("member_key")
         children_of = children_of_persons(connection)
-        if changed.len() == 0 and violated_constraints(constraints, children_of(pl.concat([
-                constraints.get_column("key_l"), constraints.get_column("key_r")]))).len() == 0:
+        if changed.len() == 0 and violated_constraints(
+                constraints, children_of(constraint_members(constraints))).len() == 0:
             return LinkOutcome("unchanged", 0, 0, count_persons(connection), 0, 0,
                                pl.DataFrame())
     records = load_records(connection)
     release_cached_memory(connection)
     must_link, cannot_link = constraint_recs(records, constraints)
-    if changed is None:
+    if changed is None or model is None:
         previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
     else:
