@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.published import PUBLISHED_SCHEMA_VERSION, PUBLISHED_TABLES
+from schemas.published import PUBLISHED_SCHEMA_VERSION, PUBLISHED_TABLES, PublishedTable
 from transforms.indicators import (
     UNKNOWN_BIRTH_ORDER,
     UNKNOWN_TOWNSHIP,
@@ -36,7 +36,13 @@ from transforms.indicators import (
 )
 from transforms.reconcile import HUKOU_GRACE_MONTHS
 from warehouse import published_queries as queries
-from warehouse.publish import building_path, fill_published_table, swap_in
+from warehouse.publish import (
+    PUBLISHED_BY_NAME,
+    building_path,
+    comment_sql,
+    fill_published_table,
+    swap_in,
+)
 from warehouse.reconciled_tables import (
     RECONCILED,
     ReconciledChildren,
@@ -278,6 +284,23 @@ def patch_published(
     return {**counts, "affected_children": affected.len(), "context_records": records.height}
 
 
+def restamp_sql(table: PublishedTable, run_id: str, schema: str = "pub") -> list[str]:
+    """Give every row of `table` the run_id `run_id`, its last column: dropped and added
+    again with that value as its default, then declared as before (default dropped, comment
+    back). DuckDB then writes one new column; an UPDATE of every row was 1.5-2x slower at 1M.
+    """
+    if table.column_names[-1] != "run_id":
+        raise ValueError(f"restamp: run_id is not the last column of {table.name}")
+    column = table.columns[-1]
+    name = f"{schema}.{table.name}"
+    quoted = run_id.replace("'", "''")
+    return [f"ALTER TABLE {name} DROP COLUMN run_id",
+            f"ALTER TABLE {name} ADD COLUMN run_id {column.sql_type} DEFAULT '{quoted}'",
+            f"ALTER TABLE {name} ALTER COLUMN run_id DROP DEFAULT",
+            *[statement for statement in comment_sql(table, schema)
+              if statement.startswith(f"COMMENT ON COLUMN {name}.run_id ")]]
+
+
 def patch_tables(
     connection: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None,
     previous_run_id: str, children: ReconciledChildren, person_source: pl.DataFrame,
@@ -290,7 +313,8 @@ def patch_tables(
     departed = (None if previous_monthly is None else connection.sql(
         monthly_births_sql(department_children_sql("pub", "affected_children"))).pl())
     for carried in CARRIED:
-        connection.execute(f"UPDATE pub.{carried} SET run_id = ?", [run_id])
+        for statement in restamp_sql(PUBLISHED_BY_NAME[carried], run_id):
+            connection.execute(statement)
         connection.execute(f"DELETE FROM pub.{carried} WHERE person_id IN "
                            "(SELECT person_id FROM affected_children)")
     fill_published_table(connection, "person_source", frame=person_source)
