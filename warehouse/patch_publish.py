@@ -10,7 +10,9 @@ child IDs they are "affected" and reconciled again; those children's own mothers
 and ID holders are read as well, as context, so that every affected child is computed
 exactly as a whole run would. Everything else is carried from the previous publish, whose
 copy is patched and swapped in at once: readers see one run or the next, never a mix.
-Tables that are aggregates (sex ratios, indicators) are recomputed from the patched tables.
+Aggregates are recomputed: indicators from the patched tables, sex ratios from the monthly
+counts the previous publish kept (state table monthly_births), less the affected children's
+as published, plus theirs tonight.
 
 The whole path (warehouse.publish.publish_tables) runs instead whenever the patch cannot be
 trusted: no previous publish, a rebuild or full relink, another code basis, an earlier as-of.
