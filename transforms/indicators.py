@@ -82,6 +82,21 @@ def monthly_births(children: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def patch_monthly_births(previous: pl.DataFrame, departed: pl.DataFrame,
+                         arrived: pl.DataFrame) -> pl.DataFrame:
+    """monthly_births of every child from the previous counts, less those of the children
+    as they were (`departed`), plus those of the same children now (`arrived`).
+
+    Counts add up over children, so a night that changes a few need not count them all.
+    Cells left with no child are dropped: they add nothing to any sex ratio cell.
+    """
+    counts = ("males", "females", "unknown_sex")
+    return pl.concat([
+        previous, departed.with_columns(-pl.col(c) for c in counts), arrived,
+    ], how="vertical_relaxed").group_by("source", "township_code", "birth_order", "month").agg(
+        pl.col(counts).sum()).filter(pl.any_horizontal(pl.col(c) != 0 for c in counts))
+
+
 def cells_from_monthly(monthly: pl.DataFrame) -> pl.DataFrame:
     """The sex ratio table from monthly_births' counts (computed there or by a query)."""
     cells = []

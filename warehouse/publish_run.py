@@ -60,7 +60,7 @@ def publish_run(
     """Reconcile and publish `run_id`; `run_row` is its row of the run table."""
     basis = patch_basis(connection, warehouse, as_of) if may_patch else None
     if basis is not None:
-        counts = patch_published(connection, warehouse, run_id, as_of, basis[1], run_row,
+        counts = patch_published(connection, warehouse, run_id, as_of, basis, run_row,
                                  whole_queries(run_id), label_frames(divisions, run_id))
         return PublishOutcome("patched", counts["discrepancy"], basis[0],
                               counts["affected_children"], counts["context_records"])

@@ -8,7 +8,12 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.indicators import sex_ratio_cells
+from transforms.indicators import (
+    cells_from_monthly,
+    monthly_births,
+    patch_monthly_births,
+    sex_ratio_cells,
+)
 
 SCHEMA = {"source": pl.String, "sex": pl.Int8, "township_code": pl.String,
           "birth_order": pl.Int8, "birth_date": pl.Date}
@@ -71,3 +76,23 @@ def test_cells_are_consistent(
     total = cells.filter(pl.col("township_code").is_null() & pl.col("birth_order").is_null()
                          & (pl.col("period") == "all"))
     assert total["births"].sum() == sum(r[0] in (1, 2) for r in rows)
+
+
+CHILD_ROWS = st.lists(st.tuples(
+    st.sampled_from(["gongan", "jisheng"]), st.sampled_from([1, 2, None]),
+    st.sampled_from(["a", "b", None]), st.sampled_from([1, 2, None]),
+    st.dates(date(2013, 1, 1), date(2013, 6, 30)) | st.none()), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(CHILD_ROWS, CHILD_ROWS, CHILD_ROWS)
+def test_patched_monthly_counts_give_the_cells_of_counting_again(
+        kept: list[Row], before: list[Row], after: list[Row]) -> None:
+    """A night replaces some children's rows (`before` by `after`): patching the previous
+    counts gives every cell that counting all children again gives."""
+    previous = monthly_births(children(kept + before))
+    patched = patch_monthly_births(previous, monthly_births(children(before)),
+                                   monthly_births(children(after)))
+    assert cells_from_monthly(patched).equals(sex_ratio_cells(children(kept + after)))
+    assert patched.filter(pl.col("males") + pl.col("females") + pl.col("unknown_sex") == 0
+                          ).height == 0
