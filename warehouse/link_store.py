@@ -77,17 +77,21 @@ class LinkOutcome:
     blocking: pl.DataFrame
 
 
-def version_key_sql(alias: str) -> str:
-    """Which stored version of a record (record_winners row `alias`) was linked: its file
-    and row."""
-    return f"{alias}.file_hash || ':' || {alias}.row_number::VARCHAR"
+def version_key_sql(file_hash: str, row_number: str) -> str:
+    """Which stored version of a record was linked: its file and row."""
+    return f"{file_hash} || ':' || {row_number}::VARCHAR"
+
+
+# How linking holds a record's version: its file's number (files.ingest_order) and its row.
+# Sixteen bytes a record instead of the 70-character key, which DuckDB spells out as the rows
+# are stored, from the few-row `files` table (store_linkage).
+VERSION_COLUMNS = ("ingest_order", "row_number")
 
 
 def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Records in use with the linking columns and their member key. Not their version key:
-    DuckDB adds it from record_winners as the rows are stored (store_linkage), so 2.8M
-    70-character strings never travel to polars and sit in memory through linking."""
-    columns = ", ".join(LINK_INPUT_COLUMNS)
+    """Records in use with the linking columns, their member key and version (file number
+    and row)."""
+    columns = ", ".join((*LINK_INPUT_COLUMNS, *VERSION_COLUMNS))
     return connection.sql(
         f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use "
         "ORDER BY source, record_id").pl()
@@ -162,7 +166,7 @@ def changed_records_sql() -> str:
     """Member keys of records in use whose version was not linked yet (new or corrected)."""
     return f"""SELECT w.source || ':' || w.record_id AS member_key FROM record_winners w
 ANTI JOIN record_person p ON p.member_key = w.source || ':' || w.record_id
-  AND p.version_key = {version_key_sql("w")}
+  AND p.version_key = {version_key_sql("w.file_hash", "w.row_number")}
 ORDER BY member_key"""
 
 
@@ -201,7 +205,7 @@ def link_persons(
     mode, probed = ("full", linkage.records.height) if changed is None else (
         "nightly", changed.len())
     counts = (linkage.pairs.height, linkage.oversized_clusters.height, linkage.blocking)
-    stored = linkage_rows(connection, linkage, previous, key)
+    stored = linkage_rows(connection, linkage, previous, records.select(VERSION_COLUMNS), key)
     # Only what is stored stays in memory while DuckDB writes it (~1 GB less at 1M).
     del records, linkage
     retired = store_linkage(connection, stored, previous, run_id, changed)
@@ -219,7 +223,8 @@ class LinkRows:
     """What a linkage stores: each linked record's child, the scored pairs (all of them;
     KEEP_PAIR_SQL filters them on insert), retired ids with their successors, the model."""
 
-    rows: pl.DataFrame  # member_key, source, record_id, person_id, match_probability
+    rows: pl.DataFrame  # member_key, source, record_id, person_id, match_probability,
+    # ingest_order, row_number
     pairs: pl.DataFrame  # STORED_PAIR_COLUMNS
     history: pl.DataFrame  # retired_id, successor_id, reason
     model_json: str
@@ -229,9 +234,13 @@ def linkage_rows(
     connection: duckdb.DuckDBPyConnection,
     linkage: Linkage,
     previous: pl.DataFrame,
+    versions: pl.DataFrame,
     key: bytes,
 ) -> LinkRows:
-    """Carry person ids onto the clusters (new ones seeded by pseudonym) and shape the rows."""
+    """Carry person ids onto the clusters (new ones seeded by pseudonym) and shape the rows.
+
+    `versions`: VERSION_COLUMNS of every record in use, by record number (rec).
+    """
     clusters = linkage.clusters.join(
         linkage.records.select("rec", "member_key", "source", "record_id"), on="rec")
     assigned, history = carry_person_ids(
@@ -244,7 +253,9 @@ def linkage_rows(
     members = clusters.join(ids, on="cluster")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
-    rows = members.select("member_key", "source", "record_id", "person_id", "match_probability")
+    linked = versions[members.get_column("rec")]
+    rows = members.select("member_key", "source", "record_id", "person_id", "match_probability",
+                          *linked.get_columns())
     return LinkRows(rows, linkage.pairs.select(STORED_PAIR_COLUMNS),
                     history.select("retired_id", "successor_id", "reason"),
                     linkage.model.to_json())
@@ -287,11 +298,12 @@ def store_linkage(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
         with registered(connection, "linked_rows", rows):
-            # The version linked is the one in use now (record_winners), by file and row.
+            # The version linked, spelled out as record_winners spells it (changed_records_sql).
             connection.execute(
-                f"INSERT INTO record_person BY NAME SELECT r.*, {version_key_sql('w')} AS "
-                "version_key FROM linked_rows r "
-                "LEFT JOIN record_winners w USING (source, record_id)")
+                "INSERT INTO record_person BY NAME SELECT r.* EXCLUDE (ingest_order, row_number), "
+                f"{version_key_sql('f.content_hash', 'r.row_number')} AS version_key "
+                "FROM linked_rows r LEFT JOIN files f "
+                "ON f.ingest_order = r.ingest_order AND f.status = 'ingested'")
         insert_frame(connection, "link_pairs", stored.pairs, where_sql=KEEP_PAIR_SQL)
         insert_frame(connection, "person_history", stored.history.with_columns(
             pl.lit(run_id).alias("run_id")))

@@ -17,7 +17,6 @@ from warehouse.link_store import (
     store_linkage,
     stored_pairs_among,
 )
-from warehouse.state_store import registered
 
 TRIO = [
     case("weisheng", "W-N", child_name="李明", birth_cert_number="Q450000009"),
@@ -33,14 +32,15 @@ NO_PREVIOUS = pl.DataFrame(schema={"member_key": pl.String, "person_id": pl.Stri
 
 
 def store_versions(connection: duckdb.DuckDBPyConnection, records: pl.DataFrame,
-                   file_hash: str) -> None:
-    """The records in use as record_winners holds them: each from `file_hash`, by row."""
-    connection.execute("CREATE OR REPLACE TABLE record_winners "
-                       "(source VARCHAR, record_id VARCHAR, file_hash VARCHAR, row_number BIGINT)")
-    with registered(connection, "versions", records.select(
-            "source", "record_id", pl.lit(file_hash).alias("file_hash"),
-            pl.int_range(2, records.height + 2).alias("row_number"))):
-        connection.execute("INSERT INTO record_winners SELECT * FROM versions")
+                   file_number: int) -> pl.DataFrame:
+    """The records' file as the manifest holds it, and their versions (file number, row)
+    by record number, as linkage_rows takes them."""
+    connection.execute("CREATE TABLE IF NOT EXISTS files "
+                       "(content_hash VARCHAR, ingest_order BIGINT, status VARCHAR)")
+    connection.execute("INSERT INTO files VALUES (?, ?, 'ingested')",
+                       [f"hash{file_number}", file_number])
+    return records.select(pl.lit(file_number, dtype=pl.Int64).alias("ingest_order"),
+                          pl.int_range(2, records.height + 2, dtype=pl.Int64).alias("row_number"))
 
 
 def pairs_of(connection: duckdb.DuckDBPyConnection, key: str) -> set[str]:
@@ -55,8 +55,8 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
         connection.execute(statement)
     records = canonical([*BACKGROUND, *TRIO])
     first = link_children(records)
-    store_versions(connection, records, "v1")
-    store_linkage(connection, linkage_rows(connection, first, NO_PREVIOUS, b"k"),
+    versions = store_versions(connection, records, 1)
+    store_linkage(connection, linkage_rows(connection, first, NO_PREVIOUS, versions, b"k"),
                   NO_PREVIOUS, "run-1", changed=None)
     assert {"weisheng:W-N", "gongan:G-N"} <= pairs_of(connection, "jisheng:J-N")
 
@@ -65,11 +65,15 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
     records = canonical([*BACKGROUND, *TRIO[:2], CORRECTED])
     night = relink_children(records, changed, stored_pairs_among(connection),
                             children_of_persons(connection), first.model)
-    store_versions(connection, records, "v2")
-    store_linkage(connection, linkage_rows(connection, night, previous, b"k"),
+    versions = store_versions(connection, records, 2)
+    store_linkage(connection, linkage_rows(connection, night, previous, versions, b"k"),
                   previous, "run-2", changed=changed)
 
     assert not {"weisheng:W-N", "gongan:G-N"} & pairs_of(connection, "jisheng:J-N")
     assert "gongan:G-N" in pairs_of(connection, "weisheng:W-N")  # untouched pairs stay
     ids = dict(connection.execute("SELECT member_key, person_id FROM record_person").fetchall())
+    versions_linked = dict(connection.execute(
+        "SELECT member_key, version_key FROM record_person").fetchall())
+    assert versions_linked["jisheng:J-N"].startswith("hash2:")  # linked again tonight
+    assert all(version.startswith(("hash1:", "hash2:")) for version in versions_linked.values())
     assert ids["jisheng:J-N"] != ids["gongan:G-N"] == ids["weisheng:W-N"]
