@@ -147,14 +147,6 @@ def read_current_records(connection: duckdb.DuckDBPyConnection) -> None:
                            + ranked_sql("record_versions", "* EXCLUDE (version_rank)"))
 
 
-def records_in_use_of_sql(keys: str) -> str:
-    """records_in_use for the (source, record_id) pairs in table `keys` only (a nightly run
-    reads its few children's records)."""
-    return f"""(SELECT * FROM record_versions SEMI JOIN (
-    SELECT file_hash, row_number FROM record_winners SEMI JOIN {keys} USING (source, record_id))
-  USING (file_hash, row_number))"""
-
-
 def content_key_sql(alias: str) -> str:
     """md5 of what a record version says (every canonical value, not which file or row it
     came in): a department re-sending a record unchanged does not change it, so a case an
