@@ -114,13 +114,24 @@ def flag_pairs(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
 
 
 def score_candidates(
-    links: pl.DataFrame, probe: pl.DataFrame, model: FellegiSunterModel | None
-) -> tuple[pl.DataFrame, pl.DataFrame, FellegiSunterModel]:
-    """Block `probe` against all `links`, compare, score (training a model if none)."""
-    pairs, blocking = block_pairs(probe, links)
+    links: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunterModel | None
+) -> tuple[pl.DataFrame, FellegiSunterModel]:
+    """Compare and score candidate pairs (training a model if none), and flag them."""
     levels = compare_pairs(pairs, links)
     model = model or train_model(links, levels)
-    return flag_pairs(score_pairs(levels, links, model), links), blocking, model
+    return flag_pairs(score_pairs(levels, links, model), links), model
+
+
+def in_key_order(pairs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """Each pair with the record of the smaller member key first, as a full run has them (it
+    numbers records in key order): stored pairs then read the same whichever run made them."""
+    left = record_positions(links, pairs.get_column("rec_l"))
+    right = record_positions(links, pairs.get_column("rec_r"))
+    keys = links.get_column("member_key")
+    swap = keys.gather(left) > keys.gather(right)
+    return pairs.with_columns(
+        pl.when(swap).then(pl.col("rec_r")).otherwise(pl.col("rec_l")).alias("rec_l"),
+        pl.when(swap).then(pl.col("rec_l")).otherwise(pl.col("rec_r")).alias("rec_r"))
 
 
 def link_children(
@@ -132,7 +143,8 @@ def link_children(
 ) -> Linkage:
     """Full linkage of all records in use: every record probes every other."""
     links = with_member_keys(link_records(records), records)
-    scored, blocking, model = score_candidates(links, links, model)
+    pairs, blocking = block_pairs(links, links)
+    scored, model = score_candidates(links, pairs, model)
     clusters, oversized = cluster_records(links, scored, settings, must_link, cannot_link)
     clusters = clusters.join(record_link_probability(clusters, scored), on="rec", how="left")
     return Linkage(links, clusters, scored, blocking, oversized, model)
@@ -166,7 +178,8 @@ def relink_children(
     constraints = officer_constraints(keys, must_link, cannot_link)
     broken = violated_constraints(constraints, children_of(constraint_members(constraints)))
     probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
-    scored, blocking, _ = score_candidates(links, probe, model)
+    candidates, blocking = block_pairs(probe, links)
+    scored, _ = score_candidates(links, in_key_order(candidates, links), model)
     touched = pl.concat([changed_keys, scored.get_column("key_l"),
                          scored.get_column("key_r"), broken]).unique()
     affected = with_their_children(touched, children_of)
@@ -187,11 +200,43 @@ def relink_children(
     pairs = pl.concat([kept.select(CLUSTER_PAIR_COLUMNS), fresh.select(CLUSTER_PAIR_COLUMNS)])
     inside = subset.get_column("rec").implode()
     within = constraints.filter(pl.col("rec_l").is_in(inside) & pl.col("rec_r").is_in(inside))
-    clusters, oversized = cluster_records(
+    clusters, oversized = cluster_in_key_order(
         subset, pairs, settings, within.filter(pl.col("is_must_link")).select("rec_l", "rec_r"),
         within.filter(~pl.col("is_must_link")).select("rec_l", "rec_r"))
-    clusters = clusters.join(record_link_probability(clusters, pairs), on="rec", how="left")
     return Linkage(subset, clusters, scored, blocking, oversized, model)
+
+
+def cluster_in_key_order(
+    subset: pl.DataFrame,
+    pairs: pl.DataFrame,
+    settings: ClusterSettings,
+    must_link: pl.DataFrame,
+    cannot_link: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """cluster_records on some records, numbered in member-key order for the while: ties
+    in clustering go by record number, so the children come out as a full run (which
+    numbers every record in key order) makes them, however the records were read. Returns
+    clusters (rec as in `subset`, cluster named in key order, match_probability) and the
+    clusters at the size bound."""
+    ordered = subset.sort("member_key").select(
+        pl.col("rec").alias("old"), pl.int_range(pl.len(), dtype=pl.Int64).alias("rec"),
+        "source")
+    to_new = ordered.select("old", "rec")
+
+    def renumbered(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(to_new.rename({"old": "rec_l", "rec": "new_l"}), on="rec_l").join(
+            to_new.rename({"old": "rec_r", "rec": "new_r"}), on="rec_r").with_columns(
+            pl.col("new_l").alias("rec_l"), pl.col("new_r").alias("rec_r")).drop(
+            "new_l", "new_r")
+
+    keyed_pairs = renumbered(pairs)
+    clusters, oversized = cluster_records(ordered.select("rec", "source"), keyed_pairs,
+                                          settings, renumbered(must_link),
+                                          renumbered(cannot_link))
+    clusters = clusters.join(record_link_probability(clusters, keyed_pairs), on="rec",
+                             how="left")
+    return clusters.join(to_new, on="rec").select(
+        pl.col("old").alias("rec"), "cluster", "match_probability"), oversized
 
 
 def officer_constraints(keys: pl.DataFrame, must_link: pl.DataFrame | None,

@@ -88,13 +88,19 @@ def version_key_sql(file_hash: str, row_number: str) -> str:
 VERSION_COLUMNS = ("ingest_order", "row_number")
 
 
-def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def load_records(connection: duckdb.DuckDBPyConnection, in_key_order: bool) -> pl.DataFrame:
     """Records in use with the linking columns, their member key and version (file number
-    and row)."""
+    and row).
+
+    A full run numbers records in key order (`in_key_order`): EM's random pairs and
+    clustering's ties follow the numbering. A night does not need it (relink_children orders
+    what it clusters), and DuckDB's sort was ~40% of the read (1M: 2.5-3.1 s against 1.6 s).
+    """
     columns = ", ".join((*LINK_INPUT_COLUMNS, *VERSION_COLUMNS))
+    order = " ORDER BY source, record_id" if in_key_order else ""
     return connection.sql(
-        f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use "
-        "ORDER BY source, record_id").pl()
+        f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use"
+        f"{order}").pl()
 
 
 def load_model(connection: duckdb.DuckDBPyConnection) -> FellegiSunterModel | None:
@@ -192,7 +198,7 @@ def link_persons(
                 constraints, children_of(constraint_members(constraints))).len() == 0:
             return LinkOutcome("unchanged", 0, 0, count_persons(connection), 0, 0,
                                pl.DataFrame())
-    records = load_records(connection)
+    records = load_records(connection, in_key_order=changed is None)
     release_cached_memory(connection)
     must_link, cannot_link = constraint_recs(records, constraints)
     if changed is None or model is None:

@@ -226,3 +226,25 @@ def test_a_night_whose_only_new_record_matches_nothing_gives_it_a_new_id(
     mapping = id_map(night)
     assert mapping["minzheng:M-1"] == "P:minzheng:M-1"
     assert {k: v for k, v in mapping.items() if k != "minzheng:M-1"} == id_map(night_one)
+
+
+def test_a_night_makes_the_same_children_and_pairs_whatever_order_it_reads_records(
+        trio_night: Night) -> None:
+    """A night reads the records unsorted; its children, ids, history and stored pairs must
+    not depend on that order (a full run numbers records in member-key order)."""
+    twin = case("gongan", "G-T", child_id_number=child_id("399"), **TWIN_FIELDS)
+    corrected = case("jisheng", "J-N", birth_order=2, **TWIN_FIELDS)
+    rows = [*BACKGROUND, *TRIO[:2], corrected, twin]
+    changed = ["jisheng:J-N", "gongan:G-T"]
+    in_order = next_night(trio_night, rows, changed)
+    shuffled = next_night(trio_night, [*reversed(rows[::2]), *rows[1::2]], changed)
+    assert id_map(shuffled) == id_map(in_order)
+    assert shuffled.history.equals(in_order.history)
+
+    def stored(night: Night) -> pl.DataFrame:
+        return night.linkage.pairs.filter(KEEP_PAIR).select(STORED_PAIR_COLUMNS).sort(
+            "key_l", "key_r")
+
+    assert stored(shuffled).equals(stored(in_order))
+    assert (stored(shuffled)["key_l"] < stored(shuffled)["key_r"]).all()
+    assert id_map(in_order)["jisheng:J-N"] == id_map(in_order)["gongan:G-T"]
