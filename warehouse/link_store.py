@@ -215,8 +215,12 @@ def link_persons(
     # Only what is stored stays in memory while DuckDB writes it (~1 GB less at 1M).
     del records, linkage
     retired = store_linkage(connection, stored, previous, run_id, changed)
-    return LinkOutcome(mode, probed, counts[0], count_persons(connection), retired, counts[1],
-                       counts[2])
+    del stored, previous
+    persons = count_persons(connection)
+    # What DuckDB kept from writing millions of rows is handed back (once the rows written are
+    # let go) before the publish reads every record.
+    release_cached_memory(connection)
+    return LinkOutcome(mode, probed, counts[0], persons, retired, counts[1], counts[2])
 
 
 def count_persons(connection: duckdb.DuckDBPyConnection) -> int:
