@@ -53,39 +53,39 @@ def id_number_check_digit(expr: pl.Expr) -> pl.Expr:
     >>> pl.select(id_number_check_digit(pl.lit("11010519491231002"))).item()
     'X'
     """
-    # Chunks of non-digit text give junk sums (a "-1" indexes from the end); masked below.
-    weighted = pl.sum_horizontal(
-        pl.lit(table).gather(expr.str.slice(offset, length).str.to_integer(strict=False))
-        for offset, length, table in CHECK_SUM_TABLES
-    )
-    check = (weighted % 11).replace_strict(
-        list(range(11)), list(ID_CHECK_CHARACTERS), default=None, return_dtype=pl.String
-    )
-    return pl.when(expr.str.contains(r"^[0-9]{17}")).then(check)
+    return _check_character_of_digits(pl.when(expr.str.contains(r"^[0-9]{17}")).then(
+        expr.str.slice(0, 17).str.to_integer(strict=False)))
 
 
 def _check_character_of_digits(digits: pl.Expr) -> pl.Expr:
-    """id_number_check_digit of a number whose first 17 digits are given as one integer."""
+    """id_number_check_digit of a number whose first 17 digits are given as one integer (the
+    text is read once and the digits taken by arithmetic, where normalising has the integer)."""
     weighted = pl.sum_horizontal(
         pl.lit(table).gather(digits // 10 ** (17 - offset - length) % 10**length)
         for offset, length, table in CHECK_SUM_TABLES
     )
-    return (weighted % 11).replace_strict(
+    # A null number sums to 0 (sum_horizontal skips nulls): masked, so it has no check character.
+    return pl.when(digits.is_not_null()).then((weighted % 11).replace_strict(
         list(range(11)), list(ID_CHECK_CHARACTERS), default=None, return_dtype=pl.String
-    )
+    ))
 
 
-def _birth_date_of_digits(digits: pl.Expr) -> pl.Expr:
-    """id_number_birth_date of a number whose first 17 digits are given as one integer."""
-    ymd = digits // 1000 % 100_000_000
+def _birth_date_of_ymd(ymd: pl.Expr) -> pl.Expr:
+    """The date of a yyyymmdd integer; null when the year is out of range or no such day."""
     year = ymd // 10000
     low, high = ID_BIRTH_YEAR_RANGE
     in_range_year = pl.when(year.is_between(low, high)).then(year)
     return date_from_parts(in_range_year, ymd // 100 % 100, ymd % 100)
 
 
+def _birth_date_of_digits(digits: pl.Expr) -> pl.Expr:
+    """id_number_birth_date of a number whose first 17 digits are given as one integer."""
+    return _birth_date_of_ymd(digits // 1000 % 100_000_000)
+
+
 def _sex_of_digits(digits: pl.Expr) -> pl.Expr:
-    """id_number_sex of a number whose first 17 digits are given as one integer."""
+    """id_number_sex of a number whose first 17 digits (or just the 17th) are given as one
+    integer: its parity."""
     return pl.when(digits.is_null()).then(None).when(digits % 2 == 1).then(1).otherwise(2).cast(
         pl.Int8
     )
@@ -111,13 +111,8 @@ def id_number_birth_date(expr: pl.Expr) -> pl.Expr:
     datetime.date(1949, 12, 31)
     """
     # Integer arithmetic on yyyymmdd is several times faster than parsing the text as a date.
-    ymd = pl.when(expr.str.contains(r"^[0-9]{14}")).then(
-        expr.str.slice(6, 8).str.to_integer(strict=False)
-    )
-    year = ymd // 10000
-    low, high = ID_BIRTH_YEAR_RANGE
-    in_range_year = pl.when(year.is_between(low, high)).then(year)
-    return date_from_parts(in_range_year, ymd // 100 % 100, ymd % 100)
+    return _birth_date_of_ymd(pl.when(expr.str.contains(r"^[0-9]{14}")).then(
+        expr.str.slice(6, 8).str.to_integer(strict=False)))
 
 
 def id_number_sex(expr: pl.Expr) -> pl.Expr:
@@ -126,10 +121,7 @@ def id_number_sex(expr: pl.Expr) -> pl.Expr:
     >>> pl.select(id_number_sex(pl.lit("11010519491231002X"))).item()
     2
     """
-    digit = expr.str.slice(16, 1).str.to_integer(strict=False)
-    return (
-        pl.when(digit.is_null()).then(None).when(digit % 2 == 1).then(1).otherwise(2).cast(pl.Int8)
-    )
+    return _sex_of_digits(expr.str.slice(16, 1).str.to_integer(strict=False))
 
 
 def is_valid_id_number(expr: pl.Expr) -> pl.Expr:
