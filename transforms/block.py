@@ -61,20 +61,31 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 )
 
 
-def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """rec and one 64-bit hash of the rule's key columns (records missing a part dropped).
+def hashed_keys(frame: pl.LazyFrame, keys: dict[str, tuple[pl.Expr, ...]],
+                keep: tuple[str, ...] = ("rec",)) -> pl.LazyFrame:
+    """`keep` columns and, per name, one 64-bit hash of its key's parts; null when a part
+    is missing (no key).
 
     Grouping on one integer instead of several text columns is what makes a pass cheap; a
-    hash collision can only add a candidate pair, which comparison then rejects.
+    hash collision can only add a candidate pair, which comparison then rejects. Nights
+    look stored hashes up (transforms.link_keys), so every key is hashed by this alone.
+    The parts are computed first and hashed after: a struct of the expressions themselves
+    would evaluate a swapped date for days that have none.
     """
-    names = [f"k{i}" for i in range(len(keys))]
+    parts = {name: [f"{name}.{i}" for i in range(len(key))] for name, key in keys.items()}
+    return frame.select(
+        *keep, *(part.alias(column) for name, key in keys.items()
+                 for part, column in zip(key, parts[name], strict=True))
+    ).select(*keep, *(
+        pl.when(~pl.any_horizontal(pl.col(column).is_null() for column in columns)).then(
+            pl.struct(pl.col(column).alias(f"k{i}") for i, column in enumerate(columns)).hash()
+        ).alias(name) for name, columns in parts.items()))
+
+
+def blocking_keys(frame: pl.DataFrame, keys: tuple[pl.Expr, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """rec and the key hash of each record that has every part of the rule's key."""
     # Hashed first, then filtered: dropping rows of the text columns themselves copies them.
-    keyed = frame.lazy().select(
-        "rec", *[k.alias(n) for k, n in zip(keys, names, strict=True)]
-    ).select(
-        "rec", pl.struct(names).hash().alias("key"),
-        pl.any_horizontal(pl.col(names).is_null()).alias("incomplete"),
-    ).filter(~pl.col("incomplete")).collect()
+    keyed = hashed_keys(frame.lazy(), {"key": keys}).drop_nulls("key").collect()
     return keyed.get_column("rec").to_numpy(), keyed.get_column("key").to_numpy()
 
 

@@ -6,7 +6,7 @@ the scored pairs (with every comparison's weight), blocking statistics and the m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -114,12 +114,13 @@ def flag_pairs(scored: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
 
 
 def score_candidates(
-    links: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunterModel | None
+    links: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunterModel | None,
+    frequencies: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, FellegiSunterModel]:
     """Compare and score candidate pairs (training a model if none), and flag them."""
     levels = compare_pairs(pairs, links)
     model = model or train_model(links, levels)
-    return flag_pairs(score_pairs(levels, links, model), links), model
+    return flag_pairs(score_pairs(levels, links, model, frequencies=frequencies), links), model
 
 
 def in_key_order(pairs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
@@ -159,6 +160,7 @@ def relink_children(
     settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS,
     must_link: pl.DataFrame | None = None,
     cannot_link: pl.DataFrame | None = None,
+    frequencies: Callable[[pl.DataFrame], Mapping[str, pl.DataFrame]] | None = None,
 ) -> Linkage:
     """Nightly linkage: only new and changed records probe; only the children they touch
     are clustered again, so the work grows with the night's records, not with history.
@@ -170,7 +172,10 @@ def relink_children(
     also read when asked (`children_in` serves a frame). `must_link` / `cannot_link`: rec_l,
     rec_r (recs as link_records numbers `records`) from officers' decisions; the children a
     constraint finds broken are clustered again too, and a must-link brings its partner's
-    child along.
+    child along. `frequencies`: name frequencies over all records in use for the names of
+    some link records, when `records` holds only the night's neighbourhood (every record
+    sharing a blocking key with a probe, and their children); by default they are counted
+    on `records`.
     Returns clusters (and pairs) for the affected records only.
     """
     links = with_member_keys(link_records(records), records)
@@ -179,7 +184,8 @@ def relink_children(
     broken = violated_constraints(constraints, children_of(constraint_members(constraints)))
     probe = links.filter(pl.col("member_key").is_in(changed_keys.implode()))
     candidates, blocking = block_pairs(probe, links)
-    scored, _ = score_candidates(links, in_key_order(candidates, links), model)
+    scored, _ = score_candidates(links, in_key_order(candidates, links), model,
+                                 frequencies(links) if frequencies is not None else None)
     touched = pl.concat([changed_keys, scored.get_column("key_l"),
                          scored.get_column("key_r"), broken]).unique()
     affected = with_their_children(touched, children_of)

@@ -9,6 +9,7 @@ Each comparison's weight is kept beside the total so every link can be explained
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,8 +205,13 @@ def score_pairs(
     model: FellegiSunterModel,
     comparisons: tuple[Comparison, ...] = COMPARISONS,
     tf_columns: tuple[str, ...] = TF_ADJUSTED,
+    frequencies: Mapping[str, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    """Per pair: each comparison's weight (`<name>_weight`), match_weight, match_probability."""
+    """Per pair: each comparison's weight (`<name>_weight`), match_weight, match_probability.
+
+    `frequencies`: per name column, (column, <column>_tf) over all records in use, when
+    `records` holds only some of them (a night); otherwise counted on `records`.
+    """
     weighted = levels.with_columns(
         level_weights(levels.get_column(f"{c.name}_level"), model.weights(c.name)).alias(
             f"{c.name}_weight")
@@ -217,9 +223,10 @@ def score_pairs(
     for column in tf_columns:
         top = next(c for c in comparisons if c.name == column).level_count - 1
         u_exact = model.u[column][top]
+        counted = (frequencies[column] if frequencies is not None
+                   else name_frequencies(records, column))
         tf_of_record = records.select(column).join(
-            name_frequencies(records, column), on=column, how="left", maintain_order="left"
-        ).get_column(f"{column}_tf")
+            counted, on=column, how="left", maintain_order="left").get_column(f"{column}_tf")
         weighted = weighted.with_columns(tf_of_record.gather(left).alias(f"{column}_tf")
                                          ).with_columns(
             pl.when(pl.col(f"{column}_level") == top)

@@ -17,12 +17,23 @@ from transforms.apply_decisions import violated_constraints
 from transforms.compare import COMPARISONS
 from transforms.link_children import (
     Linkage,
+    children_in,
     constraint_members,
     link_children,
     relink_children,
     with_member_keys,
 )
-from transforms.link_records import LINK_INPUT_COLUMNS
+from transforms.link_keys import (
+    BLOCK_KEY_COLUMNS,
+    KEY_SCHEME,
+    LINK_KEY_COLUMNS,
+    counted_frequencies,
+    NAME_HASH_COLUMNS,
+    name_hash,
+    probe_keys,
+    record_link_keys,
+)
+from transforms.link_records import LINK_INPUT_COLUMNS, link_records
 from transforms.person_ids import carry_person_ids
 from transforms.score import FellegiSunterModel
 from warehouse.pseudonymise import PSEUDONYM_PREFIXES, pseudonym_sql
@@ -48,15 +59,24 @@ def create_link_state_sql() -> list[str]:
     levels = ", ".join(f"{c} TINYINT" for c in LEVEL_COLUMNS)
     weights = ", ".join(f"{c} DOUBLE" for c in WEIGHT_COLUMNS)
     return [
+        # The version linked is kept as its file's number and row (VERSION_COLUMNS).
         """CREATE TABLE IF NOT EXISTS record_person (
   member_key VARCHAR, source VARCHAR, record_id VARCHAR, person_id VARCHAR,
-  match_probability DOUBLE, version_key VARCHAR)""",
+  match_probability DOUBLE, ingest_order BIGINT, row_number BIGINT)""",
         f"""CREATE TABLE IF NOT EXISTS link_pairs (
   key_l VARCHAR, key_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
   is_duplicate_candidate BOOLEAN, is_contradiction BOOLEAN, {levels}, {weights})""",
         """CREATE TABLE IF NOT EXISTS person_history (
   retired_id VARCHAR, successor_id VARCHAR, reason VARCHAR, run_id VARCHAR)""",
         """CREATE TABLE IF NOT EXISTS link_model (trained_run_id VARCHAR, model VARCHAR)""",
+        # How record_person's key hashes were made (transforms.link_keys.KEY_SCHEME).
+        """CREATE TABLE IF NOT EXISTS link_key_scheme (scheme VARCHAR)""",
+        # A state from before the key hashes: a full link (its scheme is missing) rewrites
+        # every row with them.
+        *(f"ALTER TABLE record_person ADD COLUMN IF NOT EXISTS {column} {kind}"
+          for column, kind in (*((c, "BIGINT") for c in VERSION_COLUMNS),
+                               *((c, "UBIGINT") for c in LINK_KEY_COLUMNS))),
+        "ALTER TABLE record_person DROP COLUMN IF EXISTS version_key",
         # Records linked again since the last publish, with the child they belonged to
         # before: a nightly publish redoes exactly these children. Cleared by the publish.
         """CREATE TABLE IF NOT EXISTS unpublished_links (
@@ -77,30 +97,21 @@ class LinkOutcome:
     blocking: pl.DataFrame
 
 
-def version_key_sql(file_hash: str, row_number: str) -> str:
-    """Which stored version of a record was linked: its file and row."""
-    return f"{file_hash} || ':' || {row_number}::VARCHAR"
-
-
-# How linking holds a record's version: its file's number (files.ingest_order) and its row.
-# Sixteen bytes a record instead of the 70-character key, which DuckDB spells out as the rows
-# are stored, from the few-row `files` table (store_linkage).
+# How linking holds a record's version, and record_person keeps the version it linked: its
+# file's number (files.ingest_order) and its row. Sixteen bytes a record instead of a
+# 70-character key, and a night finds what changed by a join on two integers.
 VERSION_COLUMNS = ("ingest_order", "row_number")
 
 
-def load_records(connection: duckdb.DuckDBPyConnection, in_key_order: bool) -> pl.DataFrame:
-    """Records in use with the linking columns, their member key and version (file number
-    and row).
-
-    A full run numbers records in key order (`in_key_order`): EM's random pairs and
-    clustering's ties follow the numbering. A night does not need it (relink_children orders
-    what it clusters), and DuckDB's sort was ~40% of the read (1M: 2.5-3.1 s against 1.6 s).
-    """
+def load_records(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every record in use with the linking columns, its member key and version (file number
+    and row), in key order: a full run numbers records so, as EM's random pairs and
+    clustering's ties follow the numbering. (A night reads its neighbourhood unsorted:
+    relink_children orders what it clusters.)"""
     columns = ", ".join((*LINK_INPUT_COLUMNS, *VERSION_COLUMNS))
-    order = " ORDER BY source, record_id" if in_key_order else ""
     return connection.sql(
-        f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use"
-        f"{order}").pl()
+        f"SELECT {columns}, source || ':' || record_id AS member_key FROM records_in_use "
+        "ORDER BY source, record_id").pl()
 
 
 def load_model(connection: duckdb.DuckDBPyConnection) -> FellegiSunterModel | None:
@@ -169,11 +180,92 @@ def children_of_persons(connection: duckdb.DuckDBPyConnection
 
 
 def changed_records_sql() -> str:
-    """Member keys of records in use whose version was not linked yet (new or corrected)."""
-    return f"""SELECT w.source || ':' || w.record_id AS member_key FROM record_winners w
-ANTI JOIN record_person p ON p.member_key = w.source || ':' || w.record_id
-  AND p.version_key = {version_key_sql("w.file_hash", "w.row_number")}
+    """Records in use whose version was not linked yet (new or corrected): member_key and
+    the version (file_hash, ingest_order, row_number). A version is one row of one file, so
+    the file's number and the row alone say whether it was linked."""
+    return """SELECT w.source || ':' || w.record_id AS member_key, w.file_hash, w.ingest_order,
+       w.row_number
+FROM record_winners w ANTI JOIN record_person p USING (ingest_order, row_number)
 ORDER BY member_key"""
+
+
+def stored_key_scheme(connection: duckdb.DuckDBPyConnection) -> str | None:
+    rows = connection.execute("SELECT scheme FROM link_key_scheme").fetchall()
+    return rows[-1][0] if rows else None
+
+
+def load_neighbourhood(connection: duckdb.DuckDBPyConnection, constrained: pl.Series
+                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What a night links, as load_records gives it: its new and changed records (table
+    night_changed), every record sharing a blocking key with one of them, the records
+    officers' constraints name (`constrained` member keys), and every record of the children
+    all these belong to; and member_key, person_id of those children's records as linked
+    before (what children_of_persons would read for any of them).
+
+    The records a probe can pair with are found by the key hashes record_person keeps, so
+    a night reads its neighbourhood (~0.3M records for a 1% night at 1M), not every record.
+    A block's size is still counted whole: every record holding a probe's key is read. A
+    record not changed tonight is read at the version record_person says it was linked at,
+    which is the version in use.
+    """
+    columns = ", ".join((*LINK_INPUT_COLUMNS, *VERSION_COLUMNS))
+    read = (f"SELECT {columns}, source || ':' || record_id AS member_key FROM record_versions "
+            "SEMI JOIN {versions} USING (ingest_order, row_number)")
+    files = [row[0] for row in connection.execute(
+        "SELECT DISTINCT file_hash FROM night_changed").fetchall()]
+    # Tonight's versions sit in a few files: naming them lets DuckDB skip the others.
+    in_files = ("WHERE file_hash IN (" + ", ".join(f"'{file}'" for file in files) + ")"
+                if files else "WHERE false")
+    probes = connection.sql(read.format(versions="night_changed") + f" {in_files}").pl()
+    keys = probe_keys(link_records(probes)).rename({"column": "key_column"})
+    met = " OR ".join(f"{column} IN (SELECT key FROM night_probe_keys "
+                      f"WHERE key_column = '{column}')" for column in BLOCK_KEY_COLUMNS)
+    seeds = pl.concat([probes.get_column("member_key"), constrained]).to_frame("member_key")
+    with registered(connection, "night_probe_keys", keys), \
+            registered(connection, "night_seeds", seeds):
+        connection.execute(f"""CREATE OR REPLACE TEMP TABLE night_children AS
+WITH seeds AS (SELECT person_id FROM record_person WHERE {met}
+               UNION SELECT person_id FROM record_person SEMI JOIN night_seeds USING (member_key))
+SELECT member_key, person_id, ingest_order, row_number FROM record_person
+WHERE person_id IN (SELECT person_id FROM seeds)""")
+    neighbours = connection.sql(read.format(
+        versions="(SELECT * FROM night_children ANTI JOIN night_changed USING (member_key))")).pl()
+    children = connection.sql("SELECT member_key, person_id FROM night_children").pl()
+    return pl.concat([probes, neighbours]), children
+
+
+def stored_name_frequencies(connection: duckdb.DuckDBPyConnection, changed: pl.Series
+                            ) -> Callable[[pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Name frequencies over every record in use, for the names of a night's link records:
+    the records linked before (their name hashes in record_person, the night's changed ones
+    left out) counted in the state, and the night's new versions counted here."""
+
+    def frequencies(links: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        fresh = links.filter(pl.col("member_key").is_in(changed.implode()))
+        asked = pl.concat([links.select(pl.lit(column).alias("name_column"),
+                                        name_hash(column).alias("key")).drop_nulls().unique()
+                           for column in NAME_HASH_COLUMNS])
+        parts = [f"""SELECT '{column}' AS name_column, {hashed} AS key, count(*) AS n FROM kept
+WHERE {hashed} IN (SELECT key FROM asked_names WHERE name_column = '{column}') GROUP BY key
+UNION ALL SELECT '{column}', NULL, count({hashed}) FROM kept"""
+                 for column, hashed in NAME_HASH_COLUMNS.items()]
+        with registered(connection, "asked_names", asked):
+            stored = connection.sql(
+                f"WITH kept AS (SELECT {', '.join(NAME_HASH_COLUMNS.values())} FROM record_person "
+                "ANTI JOIN night_changed USING (member_key)) " + " UNION ALL ".join(parts)).pl()
+        counted = {}
+        for column in NAME_HASH_COLUMNS:
+            new = fresh.select(name_hash(column).alias("key")).drop_nulls().group_by("key").len("n")
+            mine = stored.filter(pl.col("name_column") == column)
+            total = (int(mine.filter(pl.col("key").is_null()).get_column("n").sum())
+                     + int(fresh.get_column(column).is_not_null().sum()))
+            counts = pl.concat([mine.filter(pl.col("key").is_not_null()).select(
+                "key", pl.col("n").cast(pl.Int64)), new.with_columns(pl.col("n").cast(pl.Int64))]
+            ).group_by("key").agg(pl.col("n").sum())
+            counted[column] = counted_frequencies(links, column, counts, total)
+        return counted
+
+    return frequencies
 
 
 def link_persons(
@@ -188,17 +280,27 @@ def link_persons(
         connection.execute(statement)
     drop_record_person_key(connection)
     model = None if rebuild else load_model(connection)
+    if model is not None and stored_key_scheme(connection) != KEY_SCHEME:
+        model = None  # keys hashed otherwise cannot be looked up: link in full once
     # Officers' decisions: a new one that the current children break re-clusters them too.
     constraints = load_link_constraints(connection)
     changed = None
     if model is not None:
-        changed = connection.sql(changed_records_sql()).pl().get_column("member_key")
+        connection.execute("CREATE OR REPLACE TEMP TABLE night_changed AS "
+                           + changed_records_sql())
+        changed = connection.sql("SELECT member_key FROM night_changed").pl().get_column(
+            "member_key")
         children_of = children_of_persons(connection)
         if changed.len() == 0 and violated_constraints(
                 constraints, children_of(constraint_members(constraints))).len() == 0:
             return LinkOutcome("unchanged", 0, 0, count_persons(connection), 0, 0,
                                pl.DataFrame())
-    records = load_records(connection, in_key_order=changed is None)
+    if changed is None:
+        records = load_records(connection)
+    else:  # every child a night can touch is among the neighbourhood's
+        records, neighbourhood_children = load_neighbourhood(connection,
+                                                             constraint_members(constraints))
+        children_of = children_in(neighbourhood_children)
     release_cached_memory(connection)
     must_link, cannot_link = constraint_recs(records, constraints)
     if changed is None or model is None:
@@ -206,7 +308,8 @@ def link_persons(
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
     else:
         linkage = relink_children(records, changed, stored_pairs_among(connection), children_of,
-                                  model, must_link=must_link, cannot_link=cannot_link)
+                                  model, must_link=must_link, cannot_link=cannot_link,
+                                  frequencies=stored_name_frequencies(connection, changed))
         previous = children_of(linkage.records.get_column("member_key"))
     mode, probed = ("full", linkage.records.height) if changed is None else (
         "nightly", changed.len())
@@ -260,12 +363,12 @@ def linkage_rows(
         ids = connection.sql(
             f"SELECT cluster, coalesce(person_id, {seeded}) AS person_id FROM assigned_frame"
         ).pl()
-    members = clusters.join(ids, on="cluster")
+    members = clusters.join(ids, on="cluster").join(record_link_keys(linkage.records), on="rec")
     history = history.join(ids.rename({"cluster": "successor_cluster",
                                        "person_id": "successor_id"}), on="successor_cluster")
     linked = versions[members.get_column("rec")]
     rows = members.select("member_key", "source", "record_id", "person_id", "match_probability",
-                          *linked.get_columns())
+                          *LINK_KEY_COLUMNS, *linked.get_columns())
     return LinkRows(rows, linkage.pairs.select(STORED_PAIR_COLUMNS),
                     history.select("retired_id", "successor_id", "reason"),
                     linkage.model.to_json())
@@ -292,6 +395,8 @@ def store_linkage(
             connection.execute("DELETE FROM link_pairs")
             connection.execute("DELETE FROM link_model")
             connection.execute("INSERT INTO link_model VALUES (?, ?)", [run_id, stored.model_json])
+            connection.execute("DELETE FROM link_key_scheme")
+            connection.execute("INSERT INTO link_key_scheme VALUES (?)", [KEY_SCHEME])
             connection.execute("INSERT INTO unpublished_links VALUES (NULL, NULL, NULL, ?)",
                                [run_id])
         else:
@@ -307,13 +412,7 @@ def store_linkage(
                 on="member_key", how="left").select(
                 "member_key", "person_before", pl.col("person_id").alias("person_after"),
                 pl.lit(run_id).alias("run_id")))
-        with registered(connection, "linked_rows", rows):
-            # The version linked, spelled out as record_winners spells it (changed_records_sql).
-            connection.execute(
-                "INSERT INTO record_person BY NAME SELECT r.* EXCLUDE (ingest_order, row_number), "
-                f"{version_key_sql('f.content_hash', 'r.row_number')} AS version_key "
-                "FROM linked_rows r LEFT JOIN files f "
-                "ON f.ingest_order = r.ingest_order AND f.status = 'ingested'")
+        insert_frame(connection, "record_person", rows)
         insert_frame(connection, "link_pairs", stored.pairs, where_sql=KEEP_PAIR_SQL)
         insert_frame(connection, "person_history", stored.history.with_columns(
             pl.lit(run_id).alias("run_id")))
