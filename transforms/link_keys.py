@@ -52,9 +52,17 @@ LOOKUPS = key_lookups()
 BLOCK_KEY_COLUMNS = tuple(dict.fromkeys(lookup.column for lookup in LOOKUPS))
 NAME_HASH_COLUMNS = {column: f"{column}_hash" for column in TF_ADJUSTED}
 LINK_KEY_COLUMNS = (*BLOCK_KEY_COLUMNS, *NAME_HASH_COLUMNS.values())
-KEY_SCHEME = hashlib.sha256("\n".join(
-    [pl.__version__, *(f"{lookup.column}={spelled(lookup.build)}" for lookup in LOOKUPS),
-     *TF_ADJUSTED]).encode()).hexdigest()[:16]
+
+
+def key_scheme(lookups: tuple[KeyLookup, ...]) -> str:
+    """What stored hashes mean: each column's key, the weighed names and polars' version
+    (its hash may change between versions)."""
+    return hashlib.sha256("\n".join(
+        [pl.__version__, *(f"{lookup.column}={spelled(lookup.build)}" for lookup in lookups),
+         *TF_ADJUSTED]).encode()).hexdigest()[:16]
+
+
+KEY_SCHEME = key_scheme(LOOKUPS)
 
 
 def name_hash(column: str) -> pl.Expr:

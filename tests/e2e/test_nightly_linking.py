@@ -1,0 +1,73 @@
+"""End to end: a night links by reading its neighbourhood (the records sharing a blocking key
+with its new ones, and their children), and that gives exactly what linking against every
+record in use gives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+import warehouse.link_store as link_store
+from tests.e2e.cli_runs import run_cli
+from tests.e2e.test_patched_publish import inbox_without_latest_files
+from warehouse.state_paths import StatePaths
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def every_record(connection: duckdb.DuckDBPyConnection, constrained: pl.Series
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """load_neighbourhood's stand-in: every record in use, and every child linked before."""
+    del constrained
+    return (link_store.load_records(connection),
+            connection.sql("SELECT member_key, person_id FROM record_person").pl())
+
+
+def linked(warehouse: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(StatePaths(warehouse).state_db), read_only=True) as state:
+        return {
+            "record_person": state.sql(
+                "SELECT member_key, person_id, match_probability, ingest_order, row_number "
+                "FROM record_person ORDER BY member_key").pl(),
+            "link_pairs": state.sql(
+                "SELECT * FROM link_pairs ORDER BY key_l, key_r").pl(),
+            "person_history": state.sql(
+                "SELECT retired_id, successor_id, reason FROM person_history ORDER BY ALL").pl(),
+            "scheme": state.sql("SELECT scheme FROM link_key_scheme").pl(),
+            "trained_run_id": state.sql("SELECT trained_run_id FROM link_model").pl(),
+        }
+
+
+def copy_state(warehouse: Path, target: Path) -> Path:
+    target.mkdir()
+    for path in warehouse.parent.iterdir():
+        if path.name.startswith(warehouse.name) and not path.name.endswith(".reports"):
+            (shutil.copytree if path.is_dir() else shutil.copy2)(path, target / path.name)
+    return target / warehouse.name
+
+
+def test_a_night_linked_from_its_neighbourhood_equals_one_linked_against_every_record(
+        generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox = generated / "inbox"
+    inbox_without_latest_files(inbox, tmp_path / "first-inbox")
+    first = tmp_path / "first" / "warehouse.duckdb"
+    first.parent.mkdir()
+    first_run = run_cli(tmp_path / "first-inbox", first)
+    against_all = copy_state(first, tmp_path / "all")
+
+    night = run_cli(inbox, first)
+    with monkeypatch.context() as patched:
+        patched.setattr(link_store, "load_neighbourhood", every_record)
+        reference = run_cli(inbox, against_all)
+
+    assert night["persons"] == reference["persons"]
+    ours, theirs = linked(first), linked(against_all)
+    # Linked as a night (the model trained by the first run), not in full.
+    assert ours["trained_run_id"].item() == first_run["run_id"]
+    for table, frame in ours.items():
+        assert frame.height > 0 or table == "person_history"
+        assert frame.equals(theirs[table]), table
