@@ -54,11 +54,22 @@ NAME_HASH_COLUMNS = {column: f"{column}_hash" for column in TF_ADJUSTED}
 LINK_KEY_COLUMNS = (*BLOCK_KEY_COLUMNS, *NAME_HASH_COLUMNS.values())
 
 
+# Block keys are stored as their hash's low 32 bits: a chance match only adds a record to
+# the night's neighbourhood, where blocking hashes the keys again in full (and a name, whose
+# count must be exact, keeps all 64). At 1M that holds ~0.1 GB less while storing.
+BLOCK_KEY_BITS = 32
+
+
+def stored_block_key(hashed: pl.Expr) -> pl.Expr:
+    return (hashed & ((1 << BLOCK_KEY_BITS) - 1)).cast(pl.UInt32)
+
+
 def key_scheme(lookups: tuple[KeyLookup, ...]) -> str:
     """What stored hashes mean: each column's key, the weighed names and polars' version
     (its hash may change between versions)."""
     return hashlib.sha256("\n".join(
-        [pl.__version__, *(f"{lookup.column}={spelled(lookup.build)}" for lookup in lookups),
+        [pl.__version__, str(BLOCK_KEY_BITS),
+         *(f"{lookup.column}={spelled(lookup.build)}" for lookup in lookups),
          *TF_ADJUSTED]).encode()).hexdigest()[:16]
 
 
@@ -75,7 +86,8 @@ def record_link_keys(links: pl.DataFrame) -> pl.DataFrame:
     part is missing, as blocking drops it) and each frequency-weighed name's hash."""
     builds = {lookup.column: lookup.build for lookup in LOOKUPS}
     return hashed_keys(links.lazy(), builds, keep=("rec", *NAME_HASH_COLUMNS)).with_columns(
-        name_hash(column).alias(hashed) for column, hashed in NAME_HASH_COLUMNS.items()
+        *(stored_block_key(pl.col(column)) for column in BLOCK_KEY_COLUMNS),
+        *(name_hash(column).alias(hashed) for column, hashed in NAME_HASH_COLUMNS.items()),
     ).drop(*NAME_HASH_COLUMNS).collect()
 
 
@@ -86,8 +98,9 @@ def probe_keys(probes: pl.DataFrame) -> pl.DataFrame:
     in one of the directions a rule pairs records in; each distinct key is listed once.
     """
     parts = [hashed_keys(probes.lazy(), {"key": lookup.probe}, keep=()).drop_nulls("key")
-             .select(pl.lit(lookup.column).alias("column"), "key") for lookup in LOOKUPS]
-    schema = {"column": pl.String, "key": pl.UInt64}
+             .select(pl.lit(lookup.column).alias("column"), stored_block_key(pl.col("key")))
+             for lookup in LOOKUPS]
+    schema = {"column": pl.String, "key": pl.UInt32}
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat(parts).unique().collect().cast(schema)  # type: ignore[arg-type]
