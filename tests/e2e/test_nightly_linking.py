@@ -58,6 +58,7 @@ def test_a_night_linked_from_its_neighbourhood_equals_one_linked_against_every_r
     first.parent.mkdir()
     first_run = run_cli(tmp_path / "first-inbox", first)
     against_all = copy_state(first, tmp_path / "all")
+    rehashed = copy_state(first, tmp_path / "rehashed")
 
     night = run_cli(inbox, first)
     with monkeypatch.context() as patched:
@@ -71,3 +72,14 @@ def test_a_night_linked_from_its_neighbourhood_equals_one_linked_against_every_r
     for table, frame in ours.items():
         assert frame.height > 0 or table == "person_history"
         assert frame.equals(theirs[table]), table
+
+    # A state whose key hashes were made otherwise (another polars, other rules) cannot be
+    # probed: it links in full once, retraining as a first run does, and keeps the ids.
+    with duckdb.connect(str(StatePaths(rehashed).state_db)) as state:
+        state.execute("UPDATE link_key_scheme SET scheme = 'made-otherwise'")
+    full = run_cli(inbox, rehashed)
+    relinked = linked(rehashed)
+    assert relinked["trained_run_id"].item() == full["run_id"] != first_run["run_id"]
+    assert relinked["scheme"].item() == ours["scheme"].item() != "made-otherwise"
+    kept = relinked["record_person"].join(ours["record_person"], on="member_key")
+    assert (kept["person_id"] == kept["person_id_right"]).mean() > 0.99  # type: ignore[operator]
