@@ -66,6 +66,9 @@ def test_a_night_linked_from_its_neighbourhood_equals_one_linked_against_every_r
         reference = run_cli(inbox, against_all)
 
     assert night["persons"] == reference["persons"]
+    with duckdb.connect(str(StatePaths(first).state_db), read_only=True) as state:
+        assert night["persons"] == state.execute(  # kept by arithmetic, as counted
+            "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0]
     ours, theirs = linked(first), linked(against_all)
     # Linked as a night (the model trained by the first run), not in full.
     assert ours["trained_run_id"].item() == first_run["run_id"]

@@ -66,8 +66,10 @@ def test_a_corrected_record_keeps_no_pair_scored_on_its_old_values() -> None:
     night = relink_children(records, changed, stored_pairs_among(connection),
                             children_of_persons(connection), first.model)
     versions = store_versions(connection, records, 2)
-    store_linkage(connection, linkage_rows(connection, night, previous, versions, b"k"),
-                  previous, "run-2", changed=changed)
+    _, persons = store_linkage(connection, linkage_rows(connection, night, previous, versions,
+                                                        b"k"), previous, "run-2", changed=changed)
+    assert persons == connection.execute(  # kept by arithmetic, as counted
+        "SELECT count(DISTINCT person_id) FROM record_person").fetchall()[0][0]
 
     assert not {"weisheng:W-N", "gongan:G-N"} & pairs_of(connection, "jisheng:J-N")
     assert "gongan:G-N" in pairs_of(connection, "weisheng:W-N")  # untouched pairs stay
