@@ -33,6 +33,7 @@ from warehouse.ingest import (
     FileOutcome,
     PseudonymCache,
     StagedFile,
+    release_freed_heap,
     stage_file,
     store_duplicate_name,
     store_rejected_file,
@@ -174,6 +175,7 @@ def ingest_new_files(
                 store_next()
         while pending:
             store_next()
+    release_freed_heap()  # linking starts from less; the staged frames are gone by now
     return outcomes
 
 

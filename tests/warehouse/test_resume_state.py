@@ -27,6 +27,7 @@ from warehouse.run_state import (
 from warehouse.state_store import (
     RECORD_EXTRA,
     connect_with_retry,
+    open_scratch,
     open_state,
     records_folder,
     release_cached_memory,
@@ -164,6 +165,25 @@ def test_record_files_from_before_content_keys_get_them_once(tmp_path: Path) -> 
     modified = old_file.stat().st_mtime_ns
     open_state(state_db).close()
     assert old_file.stat().st_mtime_ns == modified
+
+
+def test_content_keys_are_the_same_with_a_shared_scratch_cursor(tmp_path: Path) -> None:
+    """Staging threads share one scratch database through cursors: same keys as a file's
+    own database, and the cursor keeps no table behind."""
+    versions = pl.concat([empty_versions(), pl.DataFrame(
+        {"source": ["gongan"] * 3, "record_id": ["G1", "G2", "G3"],
+         "child_name": ["李明", None, "王芳"], "sex": [1, 2, None],
+         "birth_date": [datetime(2013, 5, 4).date(), None, datetime(2012, 2, 29).date()],
+         "birth_weight_g": [3200.0, None, 2999.5], "is_within_policy": [True, None, False],
+         "row_number": [2, 3, 4]})], how="diagonal_relaxed").drop("content_key")
+    own = with_content_keys(versions).get_column("content_key")
+    with open_scratch() as scratch, scratch.cursor() as cursor:
+        shared = with_content_keys(versions, cursor).get_column("content_key")
+        again = with_content_keys(versions, cursor).get_column("content_key")
+        assert cursor.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+                              ).fetchone() == (0,)
+    assert shared.to_list() == own.to_list() == again.to_list()
+    assert own.n_unique() == 3
 
 
 def test_releasing_cached_memory_leaves_the_default_limit_and_the_data(tmp_path: Path) -> None:
