@@ -119,10 +119,19 @@ def refresh_record_winners(connection: duckdb.DuckDBPyConnection, state_db: Path
     folder = records_folder(state_db)
     paths = ", ".join(f"'{(folder / f'{h}.parquet').as_posix()}'" for h in hashes)
     columns = ", ".join(WINNER_COLUMNS)
+    versions = f"(SELECT {columns} FROM read_parquet([{paths}], union_by_name = true))"
+    if not connection.execute("SELECT EXISTS (SELECT 1 FROM record_winners)").fetchall()[0][0]:
+        # The first merge (a first run or a rebuilt state): nothing to displace, so the files'
+        # versions are ranked as they are read, without the two copies below (-30% of the
+        # merge's CPU at 1M: 5.6 -> 4.0 s on the benchmark inbox's 2.87M versions).
+        with transaction(connection):
+            connection.execute(f"INSERT INTO record_winners {ranked_sql(versions, columns)}")
+            connection.execute("INSERT INTO winner_files SELECT unnest(?)", [hashes])
+        release_cached_memory(connection)
+        return len(hashes)
     try:
         with transaction(connection):
-            connection.execute(f"""CREATE OR REPLACE TEMP TABLE arriving AS
-SELECT {columns} FROM read_parquet([{paths}], union_by_name = true)""")
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE arriving AS SELECT * FROM {versions}")
             connection.execute(f"""CREATE OR REPLACE TEMP TABLE contenders AS
 SELECT {columns} FROM record_winners SEMI JOIN arriving USING (source, record_id)
 UNION ALL SELECT {columns} FROM arriving""")
