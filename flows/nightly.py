@@ -33,6 +33,7 @@ from warehouse.ingest import (
     FileOutcome,
     PseudonymCache,
     StagedFile,
+    release_freed_heap,
     stage_file,
     store_duplicate_name,
     store_rejected_file,
@@ -61,6 +62,7 @@ from warehouse.state_paths import StatePaths, load_pseudonym_key
 from warehouse.state_store import (
     file_row_counts,
     known_hashes,
+    open_scratch,
     open_state,
     refresh_record_winners,
     remove_unfinished_record_files,
@@ -104,13 +106,16 @@ def list_inbox_files(inbox: Path) -> tuple[list[InboxFile], list[RejectedFile]]:
 
 
 @task(cache_policy=NONE, retries=2, retry_delay_seconds=5)
-def stage_inbox_file(inbox_file: InboxFile, divisions: pl.DataFrame) -> StagedFile | BadFileError:
+def stage_inbox_file(
+    inbox_file: InboxFile, divisions: pl.DataFrame, scratch: duckdb.DuckDBPyConnection
+) -> StagedFile | BadFileError:
     """Read, normalise and triage one new file; a bad file comes back as its error.
 
+    `scratch` is this task's own cursor of the run's scratch database (closed by the caller).
     Retried: a file on a network share may fail to read once and succeed the next time.
     """
     try:
-        return stage_file(inbox_file, divisions)
+        return stage_file(inbox_file, divisions, scratch)
     except BadFileError as error:
         return error
 
@@ -149,22 +154,28 @@ def ingest_new_files(
     each distinct ID number once for the whole night."""
     outcomes: list[FileOutcome] = []
     pseudonyms = PseudonymCache(key)
-    pending: deque[tuple[InboxFile, PrefectFuture[StagedFile | BadFileError]]] = deque()
+    pending: deque[tuple[InboxFile, PrefectFuture[StagedFile | BadFileError],
+                         duckdb.DuckDBPyConnection]] = deque()
 
     def store_next() -> None:
-        done, future = pending.popleft()
-        outcomes.append(store_inbox_file(connection, done, future.result(), paths, attempt,
-                                         pseudonyms))
+        done, future, cursor = pending.popleft()
+        staged = future.result()
+        cursor.close()
+        outcomes.append(store_inbox_file(connection, done, staged, paths, attempt, pseudonyms))
         if progress is not None:
             progress.update("ingest", len(outcomes), len(new_files),
                             f"ingest: {done.relative} stored")
 
-    for inbox_file in new_files:
-        pending.append((inbox_file, stage_inbox_file.submit(inbox_file, divisions)))
-        if len(pending) >= STAGE_AHEAD:
+    with open_scratch() as scratch:
+        for inbox_file in new_files:
+            cursor = scratch.cursor()  # one per task: a connection is not shared by threads
+            pending.append((inbox_file, stage_inbox_file.submit(inbox_file, divisions, cursor),
+                            cursor))
+            if len(pending) >= STAGE_AHEAD:
+                store_next()
+        while pending:
             store_next()
-    while pending:
-        store_next()
+    release_freed_heap()  # linking starts from less; the staged frames are gone by now
     return outcomes
 
 

@@ -6,6 +6,8 @@ copy, so a run that dies half-way keeps the files it finished and never half of 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -58,15 +60,22 @@ class FileOutcome:
     detail: str | None = None
 
 
-def stage_file(inbox_file: InboxFile, divisions: pl.DataFrame) -> StagedFile:
-    """Read, normalise and triage one file; a BadFileError means the file is rejected whole."""
+def stage_file(
+    inbox_file: InboxFile, divisions: pl.DataFrame,
+    scratch: duckdb.DuckDBPyConnection | None = None,
+) -> StagedFile:
+    """Read, normalise and triage one file; a BadFileError means the file is rejected whole.
+
+    `scratch` is a cursor of an in-memory DuckDB (open_scratch) for the content keys; without
+    one the file opens its own (~17 ms of CPU each)."""
     from warehouse.read_source_file import read_source_file
 
     spec = SOURCES[inbox_file.source]
     staged = read_source_file(inbox_file, spec)
     records = normalise_records(staged, spec, divisions)
     usable, quarantined = triage_rows(staged, records)
-    return StagedFile(inbox_file, with_content_keys(usable), quarantined, staged.height)
+    return StagedFile(inbox_file, with_content_keys(usable, scratch), quarantined,
+                      staged.height)
 
 
 def quarantined_row_frame(staged: StagedFile, run_id: str) -> pl.DataFrame:
@@ -282,6 +291,22 @@ def archive_copy(path: Path, archive: Path, content_hash: str, extension: str) -
         shutil.copyfile(path, partial)
         partial.replace(target)
     return target
+
+
+def release_freed_heap() -> bool:
+    """Hand the C heap's free memory back to the system (glibc's malloc_trim); False where
+    there is no glibc. Reading workbooks (calamine) and Python allocate through it from the
+    staging threads' arenas, and freed blocks stay mapped: after a 1M ingest the process held
+    ~120 MB of them into linking (RSS 632 -> 485 MB, measured on the 1M benchmark inbox)."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(library).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return False
+    malloc_trim(0)
+    return True
 
 
 def summarise_outcomes(outcomes: list[FileOutcome]) -> dict[str, object]:

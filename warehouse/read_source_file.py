@@ -25,6 +25,7 @@ from warehouse.inbox_files import InboxFile
 
 CELL_TYPED_KINDS = (ValueKind.ID_NUMBER, ValueKind.DATE, ValueKind.RECORD_ID)
 SPREADSHEET_EXTENSIONS = (".xlsx", ".xls", ".xlsm")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def canonical_header(header: str) -> str:
@@ -72,12 +73,17 @@ def decode_csv_bytes(data: bytes, encoding: str, file: str) -> str:
 
 def read_csv_cells(path: Path, spec: SourceSpec, file: str) -> pl.DataFrame:
     """All cells as text; the header row is spreadsheet row 1, blank lines kept as rows."""
-    text = decode_csv_bytes(path.read_bytes(), spec.csv_encoding, file)
-    if not text.strip():
+    data = path.read_bytes()
+    text = decode_csv_bytes(data, spec.csv_encoding, file)
+    # isspace stops at the first other character; strip() copied the whole text.
+    if not text or text.isspace():
         raise EmptyFileError(file, "the file is empty — file quarantined")
+    # UTF-8 bytes that decoded are what polars reads: only other encodings are re-encoded.
+    utf8 = data.removeprefix(UTF8_BOM) if spec.csv_encoding == "utf-8" else text.encode("utf-8")
+    del text
     try:
         raw = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(utf8),
             infer_schema=False,
             has_header=True,
             truncate_ragged_lines=True,
@@ -87,7 +93,7 @@ def read_csv_cells(path: Path, spec: SourceSpec, file: str) -> pl.DataFrame:
     try:
         mapping = match_headers(raw.columns, spec, file)
     except MissingColumnsError:
-        raise_if_other_encoding(path.read_bytes(), spec, file)
+        raise_if_other_encoding(data, spec, file)
         raise
     return raw.select([pl.col(h).alias(n) for h, n in mapping.items()])
 

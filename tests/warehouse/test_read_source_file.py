@@ -13,7 +13,7 @@ from schemas.gongan import GONGAN
 from schemas.jisheng import JISHENG
 from schemas.minzheng import MINZHENG
 from schemas.weisheng import WEISHENG
-from warehouse.errors import BadEncodingError, MissingColumnsError
+from warehouse.errors import BadEncodingError, EmptyFileError, MissingColumnsError
 from warehouse.inbox_files import InboxFile, classify_file
 from warehouse.read_source_file import read_source_file
 
@@ -59,6 +59,30 @@ def test_utf8_csv_with_or_without_bom(tmp_path: Path, encoding: str) -> None:
     staged = read_source_file(accepted(path, tmp_path), GONGAN)
     assert staged["record_id"].to_list() == ["G0001"]
     assert staged["child_id_number"].to_list() == ["450821201305040011"]
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"", id="no bytes"),
+    pytest.param(b"\xef\xbb\xbf", id="a BOM only"),
+    pytest.param(b" \r\n\t\n", id="ascii white space"),
+    pytest.param("\u3000\n\u00a0\n".encode(), id="ideographic and no-break spaces"),
+])
+def test_blank_csv_is_rejected_as_empty(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "gongan" / "gongan_20130601.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(EmptyFileError, match="the file is empty"):
+        read_source_file(accepted(path, tmp_path), GONGAN)
+
+
+def test_utf8_csv_with_a_doubled_bom_reads(tmp_path: Path) -> None:
+    """UTF-8 files go to polars as their bytes less one BOM (as utf-8-sig decoding drops),
+    and polars drops a second one: a doubled BOM reads as it did when the text was decoded
+    and encoded again."""
+    path = write_csv(tmp_path / "gongan" / "gongan_20130601.csv", [GONGAN_ROW], "utf-8-sig")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    staged = read_source_file(accepted(path, tmp_path), GONGAN)
+    assert staged["record_id"].to_list() == ["G0001"]
 
 
 def test_utf8_file_sent_as_gb18030_is_rejected_for_encoding(tmp_path: Path) -> None:

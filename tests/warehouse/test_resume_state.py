@@ -27,7 +27,9 @@ from warehouse.run_state import (
 from warehouse.state_store import (
     RECORD_EXTRA,
     connect_with_retry,
+    open_scratch,
     open_state,
+    ranked_sql,
     records_folder,
     release_cached_memory,
     remove_unfinished_record_files,
@@ -166,6 +168,25 @@ def test_record_files_from_before_content_keys_get_them_once(tmp_path: Path) -> 
     assert old_file.stat().st_mtime_ns == modified
 
 
+def test_content_keys_are_the_same_with_a_shared_scratch_cursor(tmp_path: Path) -> None:
+    """Staging threads share one scratch database through cursors: same keys as a file's
+    own database, and the cursor keeps no table behind."""
+    versions = pl.concat([empty_versions(), pl.DataFrame(
+        {"source": ["gongan"] * 3, "record_id": ["G1", "G2", "G3"],
+         "child_name": ["李明", None, "王芳"], "sex": [1, 2, None],
+         "birth_date": [datetime(2013, 5, 4).date(), None, datetime(2012, 2, 29).date()],
+         "birth_weight_g": [3200.0, None, 2999.5], "is_within_policy": [True, None, False],
+         "row_number": [2, 3, 4]})], how="diagonal_relaxed").drop("content_key")
+    own = with_content_keys(versions).get_column("content_key")
+    with open_scratch() as scratch, scratch.cursor() as cursor:
+        shared = with_content_keys(versions, cursor).get_column("content_key")
+        again = with_content_keys(versions, cursor).get_column("content_key")
+        assert cursor.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+                              ).fetchone() == (0,)
+    assert shared.to_list() == own.to_list() == again.to_list()
+    assert own.n_unique() == 3
+
+
 def test_releasing_cached_memory_leaves_the_default_limit_and_the_data(tmp_path: Path) -> None:
     """The memory limit is lowered only for a moment, also on a read-only state, and the
     release never fails a run (a limit below what is pinned is simply not reached)."""
@@ -180,3 +201,43 @@ def test_releasing_cached_memory_leaves_the_default_limit_and_the_data(tmp_path:
     reader = connect_with_retry(path, read_only=True)
     release_cached_memory(reader)
     assert reader.execute("SELECT count(*) FROM kept").fetchone() == (100000,)
+
+
+def store_versions(state_db: Path, hash_letter: str, extract_day: int, order: int,
+                   rows: list[tuple[str, int]]) -> None:
+    """One stored file: its record versions (record_id, row) and its manifest row."""
+    content_hash = hash_letter * 64
+    versions = pl.concat([empty_versions(), pl.DataFrame(
+        {"source": ["gongan"] * len(rows), "record_id": [r for r, _ in rows],
+         "row_number": [n for _, n in rows], "file": [f"gongan/gongan_201306{extract_day:02d}.csv"]
+         * len(rows), "file_hash": [content_hash] * len(rows),
+         "extract_date": [datetime(2013, 6, extract_day).date()] * len(rows),
+         "file_seq": [0] * len(rows), "ingest_order": [order] * len(rows)})],
+        how="diagonal_relaxed")
+    write_record_versions(versions, state_db, content_hash)
+    with open_state(state_db) as state:
+        state.execute(
+            "INSERT INTO files (content_hash, file, source, extract_date, file_seq, status, "
+            "ingest_order, run_id, seen_at) VALUES (?, ?, 'gongan', ?, 0, 'ingested', ?, 'r', "
+            "now())", [content_hash, versions["file"][0], versions["extract_date"][0], order])
+
+
+@pytest.mark.parametrize("merges", [pytest.param(1, id="both files in the first merge"),
+                                    pytest.param(2, id="the second file merged later")])
+def test_record_winners_are_the_latest_versions(tmp_path: Path, merges: int) -> None:
+    """The first merge into an empty record_winners ranks the files as read; a later one
+    displaces the versions it supersedes; either way the winners are the latest versions
+    (later extract, then the file's last row)."""
+    state_db = tmp_path / "state.duckdb"
+    open_state(state_db).close()
+    store_versions(state_db, "a", 1, 1, [("G1", 2), ("G2", 3), ("G1", 4)])
+    if merges == 2:
+        open_state(state_db).close()  # opening merges what was stored
+    store_versions(state_db, "b", 2, 2, [("G2", 2), ("G3", 3)])
+    with open_state(state_db) as state:
+        winners = state.execute("SELECT record_id, file_hash, row_number FROM record_winners "
+                                "ORDER BY record_id").fetchall()
+        ranked = state.execute(
+            f"SELECT record_id, file_hash, row_number FROM ({ranked_sql('record_versions')}) "
+            "ORDER BY record_id").fetchall()
+    assert winners == ranked == [("G1", "a" * 64, 4), ("G2", "b" * 64, 2), ("G3", "b" * 64, 3)]
