@@ -256,3 +256,7 @@ def print_summary(summary: dict[str, object]) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m flows.cli` (benchmarks call it so)
+    main()
