@@ -72,7 +72,7 @@ SELECT {", ".join(f"r.{c}" for c in RECORD_COLUMNS)}, p.person_id, p.match_proba
        r.child_id_number AS child_id_text, r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
-FROM record_versions r JOIN {linked} p USING (file_hash, row_number)""")
+FROM record_versions r JOIN {linked} p USING (ingest_order, row_number)""")
     release_cached_memory(connection)
     records = records.with_columns(
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
@@ -116,14 +116,16 @@ def reconcile_keys() -> list[pl.Expr]:
 
 
 def linked_versions_sql(persons: str | None = None) -> str:
-    """The version in use (file_hash, row_number) of every linked record, with its person_id
-    and match_probability; of the children in table `persons` only, when given.
+    """The version in use (ingest_order, row_number: its file's number and its row) of every
+    linked record, with its person_id and match_probability; of the children in table
+    `persons` only, when given.
 
     The record files are then joined once, on the version: the records_in_use view (a
-    semi-join to record_winners) joined to record_person took ~1 s more CPU at 1M.
+    semi-join to record_winners) joined to record_person took ~1 s more CPU at 1M. Two
+    integers, not the file's 64-character hash: DuckDB holds this side of the join in memory.
     """
     only = f"WHERE p.person_id IN (SELECT person_id FROM {persons})" if persons else ""
-    return f"""SELECT w.file_hash, w.row_number, p.person_id, p.match_probability
+    return f"""SELECT w.ingest_order, w.row_number, p.person_id, p.match_probability
 FROM record_winners w JOIN record_person p USING (source, record_id) {only}"""
 
 

@@ -12,7 +12,7 @@ import pytest
 from transforms.normalise_ids import mask_id_number
 from warehouse import published_queries as queries
 from warehouse import reconciled_tables
-from warehouse.reconciled_tables import RECORD_COLUMNS, linked_versions_sql, load_linked_records
+from warehouse.reconciled_tables import RECORD_COLUMNS, load_linked_records
 from warehouse.state_paths import StatePaths
 from warehouse.state_store import open_state
 
@@ -24,12 +24,15 @@ def read_in_one_sort(connection: duckdb.DuckDBPyConnection,
     """The records as one DuckDB sort of the wide rows fetched whole would give them: the
     reference the batched read must match."""
     columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
+    only = f"WHERE p.person_id IN (SELECT person_id FROM {persons})" if persons else ""
+    linked = f"""SELECT w.file_hash, w.row_number, p.person_id, p.match_probability
+FROM record_winners w JOIN record_person p USING (source, record_id) {only}"""
     records = connection.sql(f"""
 SELECT {columns}, p.person_id, p.match_probability, r.child_id_number AS child_id_text,
        r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
-FROM record_versions r JOIN ({linked_versions_sql(persons)}) p USING (file_hash, row_number)
+FROM record_versions r JOIN ({linked}) p USING (file_hash, row_number)
 ORDER BY p.person_id, r.record_id, r.source""").pl()
     return records.with_columns(
         pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum().cast(pl.UInt32)
