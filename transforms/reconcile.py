@@ -122,10 +122,15 @@ def reconcile_persons(records: pl.DataFrame) -> pl.DataFrame:
         *[_candidate(field).min().alias(field) for field in SURVIVORSHIP],
         *[_candidate(field).max().alias(f"{field}_max") for field in SURVIVORSHIP],
     ).collect().sort("person_key")
-    for field in SURVIVORSHIP:
-        contested = persons.filter(pl.col(field) != pl.col(f"{field}_max")).select("person_key")
+    # The children each field is contested for, then the max columns go before the votes
+    # (each update copies the frame).
+    contested_keys = {field: persons.filter(pl.col(field) != pl.col(f"{field}_max")).select(
+        "person_key") for field in SURVIVORSHIP}
+    persons = persons.drop(f"{field}_max" for field in SURVIVORSHIP)
+    for field, contested in contested_keys.items():
         if contested.height:
-            voted = surviving_values(records.join(contested, on="person_key", how="semi"), field)
+            voted = surviving_values(records.lazy().select(*KEY_COLUMNS, "source", field).join(
+                contested.lazy(), on="person_key", how="semi").collect(), field)
             persons = persons.update(voted, on="person_key", how="left")
     # Sorted (by person_key, as person_id) first: twins tie on birth date, and the tie must
     # break the same way every run.
