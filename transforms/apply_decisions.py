@@ -462,14 +462,15 @@ def case_fingerprint_material(discrepancies: pl.DataFrame, records: pl.DataFrame
     `discrepancies`: discrepancy_id, person_id, kind, source, record_id, detail.
     `records`: source, record_id, person_id, version_key. Returns discrepancy_id, material.
     """
-    named = discrepancies.filter(pl.col("record_id").is_not_null()).join(
-        records.select("source", "record_id", "version_key"), on=["source", "record_id"],
+    # Lazy joins to the records: eagerly, the join to a 1M run's 2.84M records held +0.4 GB.
+    named = discrepancies.lazy().filter(pl.col("record_id").is_not_null()).join(
+        records.lazy().select("source", "record_id", "version_key"), on=["source", "record_id"],
         how="left").select("discrepancy_id", pl.col("version_key").fill_null("").alias(
-            "versions"))
+            "versions")).collect()
     child_cases = discrepancies.filter(pl.col("record_id").is_null())
-    per_person = records.filter(pl.col("person_id").is_in(
+    per_person = records.lazy().filter(pl.col("person_id").is_in(
         child_cases.get_column("person_id").drop_nulls().unique().implode())).group_by(
-        "person_id").agg(pl.col("version_key").sort().str.join(",").alias("versions"))
+        "person_id").agg(pl.col("version_key").sort().str.join(",").alias("versions")).collect()
     of_child = child_cases.join(per_person, on="person_id", how="left").select(
         "discrepancy_id", pl.col("versions").fill_null(""))
     versions = pl.concat([named, of_child])

@@ -70,7 +70,7 @@ def sex_ratio_cells(children: pl.DataFrame) -> pl.DataFrame:
 def monthly_births(children: pl.DataFrame) -> pl.DataFrame:
     """Births per (source, township, birth order, month = year * 100 + month, null when the
     date is unknown), by sex: everything the sex ratio table is summed from."""
-    return children.group_by(
+    return children.lazy().group_by(
         "source",
         pl.col("township_code").fill_null(UNKNOWN_TOWNSHIP),
         pl.col("birth_order").fill_null(UNKNOWN_BIRTH_ORDER).cast(pl.Int8),
@@ -79,7 +79,7 @@ def monthly_births(children: pl.DataFrame) -> pl.DataFrame:
         (pl.col("sex") == 1).sum().cast(pl.Int64).alias("males"),
         (pl.col("sex") == 2).sum().cast(pl.Int64).alias("females"),
         pl.col("sex").is_null().sum().cast(pl.Int64).alias("unknown_sex"),
-    )
+    ).collect()  # lazy: grouped eagerly, the 1M run's 3.8M births held +0.3 GB more
 
 
 def patch_monthly_births(previous: pl.DataFrame, departed: pl.DataFrame,

@@ -41,45 +41,102 @@ RECORD_COLUMNS = (
 )
 
 
+# Rows per Arrow batch when reading the records: each batch becomes polars columns and is let
+# go, so the read never holds the whole result twice.
+READ_BATCH_ROWS = 262_144
+# Reconcile's order of the records (transforms.reconcile.with_keys).
+RECORD_ORDER = ("person_id", "record_id", "source")
+LINKED_RECORD_COLUMNS = (*RECORD_COLUMNS, "person_id", "match_probability", "version_key",
+                         "mother_pseudonym", "person_key", "record_rank", "child_id_masked")
+
+
 def load_linked_records(connection: duckdb.DuckDBPyConnection,
                         persons: str | None = None) -> pl.DataFrame:
     """Records in use with person ids; ID numbers only as pseudonyms and masked text; sorted
     by person_id and record_id, with the keys reconcile takes (person_key, record_rank).
 
     `persons`: a table of person_id; only those children's records are read (a nightly run).
+
+    The rows stream out of DuckDB unsorted, in Arrow batches, and polars orders them by the
+    narrow keys (RECORD_ORDER), then one column at a time. DuckDB's ORDER BY of the
+    wide rows, fetched whole, held them two to three times over: a 1M whole publish peaked
+    ~3 GB above where it started, for a frame that keeps ~1.7 GB.
     """
-    columns = ", ".join(f"r.{c}" for c in RECORD_COLUMNS)
     linked = f"({linked_versions_sql()})"
     if persons is not None:
         connection.execute("CREATE OR REPLACE TEMP TABLE wanted_versions AS "
                            + linked_versions_sql(persons))
         linked = "wanted_versions"
-    # Sorted by the ids while reading (DuckDB sorts strings much faster than polars), so
-    # reconcile's integer keys follow from the order alone (transforms.reconcile.with_keys).
-    records = connection.sql(f"""
-SELECT {columns}, p.person_id, p.match_probability, r.child_id_number AS child_id_text,
-       r.content_key AS version_key,
+    records = read_in_batches(connection, f"""
+SELECT {", ".join(f"r.{c}" for c in RECORD_COLUMNS)}, p.person_id, p.match_probability,
+       r.child_id_number AS child_id_text, r.content_key AS version_key,
        {queries.valid_pseudonym_sql('r.mother_pseudonym', 'r.mother_id_number_problem')}
          AS mother_pseudonym
-FROM record_versions r JOIN {linked} p USING (file_hash, row_number)
-ORDER BY p.person_id, r.record_id, r.source""").pl()
-    release_cached_memory(connection)
-    return records.with_columns(
-        pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum().cast(pl.UInt32)
-        .set_sorted().alias("person_key"),
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("record_rank"),
+FROM record_versions r JOIN {linked} p USING (ingest_order, row_number)""")
+    records = records.with_columns(
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
+    # Reordered one column at a time, here where no other name holds the unordered frame:
+    # each gathered column lets its old chunks go, so at most one column is held twice.
+    order = records.select(pl.arg_sort_by(*RECORD_ORDER)).to_series()
+    for name in records.columns:
+        records = records.with_columns(records.get_column(name).gather(order))
+    del order
+    # Only now is no batch of DuckDB's memory held (the numbers were read without copying).
+    release_cached_memory(connection)
+    return records.with_columns(*reconcile_keys()).select(LINKED_RECORD_COLUMNS)
+
+
+def read_in_batches(connection: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
+    """A query's rows as one polars frame, converted batch by batch (not one Arrow table
+    first, then a second copy in polars); the query joins its wide table (the left) to a
+    narrow one (the right).
+
+    DuckDB keeps the right side of a join in memory; left to itself it took the record
+    files (their row count is misjudged behind the view's filter), so its join order is
+    pinned for this query only.
+    """
+    connection.execute(f"SET disabled_optimizers = '{PINNED_JOIN_ORDER}'")
+    try:
+        reader = connection.sql(query).to_arrow_reader(READ_BATCH_ROWS)
+        batches = [owned_text(pl.DataFrame(pl.from_arrow(batch))) for batch in reader]
+        schema = pl.DataFrame(pl.from_arrow(reader.schema.empty_table())).schema
+    finally:
+        connection.execute("RESET disabled_optimizers")
+    return pl.concat(batches, rechunk=False) if batches else pl.DataFrame(schema=schema)
+
+
+PINNED_JOIN_ORDER = "join_order,build_side_probe_side"
+
+
+def owned_text(batch: pl.DataFrame) -> pl.DataFrame:
+    """The batch with its text copied into polars' own memory.
+
+    polars takes an Arrow batch's text without copying it, so every batch's buffers, which
+    DuckDB allocated, lived as long as the frame and DuckDB could not hand them back: ~0.35
+    GB RSS at 1M, and the stream's own peak, as DuckDB could not reuse them for the next batch.
+    """
+    return batch.with_columns(pl.col(pl.String) + pl.lit(""))
+
+
+def reconcile_keys() -> list[pl.Expr]:
+    """person_key (person_id's dense rank) and record_rank (the row's place) of records in
+    RECORD_ORDER: reconcile's integer keys follow from the order alone."""
+    return [pl.col("person_id").ne_missing(pl.col("person_id").shift()).cum_sum()
+            .cast(pl.UInt32).set_sorted().alias("person_key"),
+            pl.int_range(pl.len(), dtype=pl.UInt32).set_sorted().alias("record_rank")]
 
 
 def linked_versions_sql(persons: str | None = None) -> str:
-    """The version in use (file_hash, row_number) of every linked record, with its person_id
-    and match_probability; of the children in table `persons` only, when given.
+    """The version in use (ingest_order, row_number: its file's number and its row) of every
+    linked record, with its person_id and match_probability; of the children in table
+    `persons` only, when given.
 
     The record files are then joined once, on the version: the records_in_use view (a
-    semi-join to record_winners) joined to record_person took ~1 s more CPU at 1M.
+    semi-join to record_winners) joined to record_person took ~1 s more CPU at 1M. Two
+    integers, not the file's 64-character hash: DuckDB holds this side of the join in memory.
     """
     only = f"WHERE p.person_id IN (SELECT person_id FROM {persons})" if persons else ""
-    return f"""SELECT w.file_hash, w.row_number, p.person_id, p.match_probability
+    return f"""SELECT w.ingest_order, w.row_number, p.person_id, p.match_probability
 FROM record_winners w JOIN record_person p USING (source, record_id) {only}"""
 
 
