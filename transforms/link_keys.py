@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.block import BLOCKING_RULES, BlockingRule, hashed_keys
-from transforms.score import TF_ADJUSTED
+from transforms.score import TF_ADJUSTED, shares
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def counted_frequencies(links: pl.DataFrame, column: str, counts: pl.DataFrame,
     """(column, <column>_tf) for the names in `links`, from `counts` (key, n: how many
     records in use carry the name hashed to key) and `total` (records with a name): what
     score.name_frequencies gives over all records, from counts kept elsewhere."""
-    return links.lazy().select(pl.col(column).drop_nulls().unique()).with_columns(
+    named = links.lazy().select(pl.col(column).drop_nulls().unique()).with_columns(
         name_hash(column).alias("key")
-    ).join(counts.lazy(), on="key", how="left").select(
-        column, (pl.col("n").fill_null(0) / max(total, 1)).alias(f"{column}_tf")).collect()
+    ).join(counts.lazy(), on="key", how="left").collect()
+    return named.select(column, shares(named.get_column("n").fill_null(0), total).alias(
+        f"{column}_tf"))

@@ -183,9 +183,16 @@ def estimate_m(
 def name_frequencies(records: pl.DataFrame, column: str) -> pl.DataFrame:
     """Share of records carrying each value of a name column (term frequency)."""
     values = records.get_column(column).drop_nulls()
-    total = max(values.len(), 1)
-    return values.value_counts(name="n").select(
-        pl.col(column), (pl.col("n") / total).alias(f"{column}_tf"))
+    counts = values.value_counts(name="n")
+    return counts.select(pl.col(column), shares(counts.get_column("n"), values.len()).alias(
+        f"{column}_tf"))
+
+
+def shares(counts: pl.Series, total: int) -> pl.Series:
+    """Each count's share of `total`, divided exactly: polars divides a column of two or more
+    values by a number as a product with its reciprocal (3 / 5 -> 0.6000000000000001), one
+    value truly, so a night's few names and a full run's many would differ in a last bit."""
+    return pl.Series(counts.cast(pl.Float64).to_numpy() / max(total, 1), dtype=pl.Float64)
 
 
 def level_weights(levels: pl.Series, weights: np.ndarray) -> pl.Series:

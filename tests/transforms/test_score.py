@@ -21,6 +21,7 @@ from transforms.score import (
     estimate_m,
     estimate_u,
     score_pairs,
+    shares,
 )
 
 
@@ -249,3 +250,11 @@ def test_em_over_patterns_is_em_over_every_pair() -> None:
     assert once.prior == pytest.approx(twice.prior, rel=1e-3)
     for name in once.m:
         assert once.m[name] == pytest.approx(twice.m[name], rel=1e-3)
+
+
+def test_a_name_share_does_not_depend_on_how_many_names_are_divided() -> None:
+    """polars divides two or more values by a number as a product with its reciprocal: a
+    night's few names and a full run's many must still get the same share, to the bit."""
+    alone = shares(pl.Series([3], dtype=pl.UInt32), 5).item()
+    among = shares(pl.Series([3, 2, 7], dtype=pl.UInt32), 5)[0]
+    assert alone == among == 3 / 5
