@@ -44,6 +44,7 @@ RECORD_COLUMNS = (
 # Rows per Arrow batch when reading the records: each batch becomes polars columns and is let
 # go, so the read never holds the whole result twice.
 READ_BATCH_ROWS = 262_144
+GATHER_COLUMNS = 4  # columns reordered at once (load_linked_records)
 # Reconcile's order of the records (transforms.reconcile.with_keys).
 RECORD_ORDER = ("person_id", "record_id", "source")
 LINKED_RECORD_COLUMNS = (*RECORD_COLUMNS, "person_id", "match_probability", "version_key",
@@ -75,11 +76,14 @@ SELECT {", ".join(f"r.{c}" for c in RECORD_COLUMNS)}, p.person_id, p.match_proba
 FROM record_versions r JOIN {linked} p USING (ingest_order, row_number)""")
     records = records.with_columns(
         mask_id_number(pl.col("child_id_text")).alias("child_id_masked")).drop("child_id_text")
-    # Reordered one column at a time, here where no other name holds the unordered frame:
-    # each gathered column lets its old chunks go, so at most one column is held twice.
+    # Reordered a few columns at a time, here where no other name holds the unordered frame:
+    # each gathered group lets its old chunks go, so at most a group is held twice. A group
+    # gathers its columns in parallel: one column at a time took 6.2 s at 1M, four 4.0 s.
     order = records.select(pl.arg_sort_by(*RECORD_ORDER)).to_series()
-    for name in records.columns:
-        records = records.with_columns(records.get_column(name).gather(order))
+    names = records.columns
+    for start in range(0, len(names), GATHER_COLUMNS):
+        group = names[start:start + GATHER_COLUMNS]
+        records = records.with_columns(records.select(pl.col(group).gather(order)).get_columns())
     del order
     # Only now is no batch of DuckDB's memory held (the numbers were read without copying).
     release_cached_memory(connection)
