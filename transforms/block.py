@@ -134,6 +134,11 @@ def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (low.astype(np.int64) * PAIR_BASE + high).view(np.uint64)
 
 
+def spelled_key(keys: tuple[pl.Expr, ...]) -> str:
+    """A key's expressions as text: the same key spelled by two rules is one key."""
+    return "|".join(key.meta.serialize(format="json") for key in keys)
+
+
 class KeyedRecords:
     """Key hashes computed once per frame and distinct key: the ±1-day and swapped-date
     rules share their build key, and both run in both directions."""
@@ -144,7 +149,7 @@ class KeyedRecords:
 
     def keyed(self, frame: pl.DataFrame, keys: tuple[pl.Expr, ...]
               ) -> tuple[np.ndarray, np.ndarray]:
-        name = (id(frame), "|".join(key.meta.serialize(format="json") for key in keys))
+        name = (id(frame), spelled_key(keys))
         if name not in self.keys:
             self.keys[name] = blocking_keys(frame, keys)
         return self.keys[name]

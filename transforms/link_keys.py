@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.block import BLOCKING_RULES, BlockingRule, hashed_keys
+from transforms.block import BLOCKING_RULES, BlockingRule, hashed_keys, spelled_key
 from transforms.score import TF_ADJUSTED, shares
 
 
@@ -30,10 +30,6 @@ class KeyLookup:
     build: tuple[pl.Expr, ...]
 
 
-def spelled(keys: tuple[pl.Expr, ...]) -> str:
-    return "|".join(key.meta.serialize(format="json") for key in keys)
-
-
 def key_lookups(rules: tuple[BlockingRule, ...] = BLOCKING_RULES) -> tuple[KeyLookup, ...]:
     """Every direction blocking pairs records in, each build key stored once
     (`block_key_<n>`, numbered as they first appear)."""
@@ -44,8 +40,9 @@ def key_lookups(rules: tuple[BlockingRule, ...] = BLOCKING_RULES) -> tuple[KeyLo
             directions.append((rule.build, rule.probe))
     columns: dict[str, str] = {}
     for _, build in directions:
-        columns.setdefault(spelled(build), f"block_key_{len(columns)}")
-    return tuple(KeyLookup(columns[spelled(build)], probe, build) for probe, build in directions)
+        columns.setdefault(spelled_key(build), f"block_key_{len(columns)}")
+    return tuple(KeyLookup(columns[spelled_key(build)], probe, build)
+                 for probe, build in directions)
 
 
 LOOKUPS = key_lookups()
@@ -69,7 +66,7 @@ def key_scheme(lookups: tuple[KeyLookup, ...]) -> str:
     (its hash may change between versions)."""
     return hashlib.sha256("\n".join(
         [pl.__version__, str(BLOCK_KEY_BITS),
-         *(f"{lookup.column}={spelled(lookup.build)}" for lookup in lookups),
+         *(f"{lookup.column}={spelled_key(lookup.build)}" for lookup in lookups),
          *TF_ADJUSTED]).encode()).hexdigest()[:16]
 
 

@@ -27,8 +27,8 @@ from transforms.link_keys import (
     BLOCK_KEY_COLUMNS,
     KEY_SCHEME,
     LINK_KEY_COLUMNS,
-    counted_frequencies,
     NAME_HASH_COLUMNS,
+    counted_frequencies,
     name_hash,
     probe_keys,
     record_link_keys,
@@ -307,10 +307,11 @@ def link_persons(
         children_of = children_in(neighbourhood_children)
     release_cached_memory(connection)
     must_link, cannot_link = constraint_recs(records, constraints)
-    if changed is None or model is None:
+    if changed is None:
         previous = connection.sql("SELECT member_key, person_id FROM record_person").pl()
         linkage = link_children(records, must_link=must_link, cannot_link=cannot_link)
-    else:
+    else:  # a night: a model was loaded, under which changes were found
+        assert model is not None
         linkage = relink_children(records, changed, stored_pairs_among(connection), children_of,
                                   model, must_link=must_link, cannot_link=cannot_link,
                                   frequencies=stored_name_frequencies(connection, changed))

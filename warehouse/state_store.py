@@ -188,12 +188,9 @@ def with_content_keys(
         with open_scratch() as own:
             return with_content_keys(records, own)
     versions = arrow_view(records.select([c for c in CANONICAL if c not in STAGED_META]))
-    scratch.register("versions", versions)
-    try:
+    with registered(scratch, "versions", versions):
         keys = scratch.sql(f"SELECT {content_key_sql('v')} AS content_key FROM versions v"
                            ).pl().get_column("content_key")
-    finally:
-        scratch.unregister("versions")
     return records.with_columns(keys)
 
 
@@ -228,9 +225,10 @@ def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
-def registered(connection: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
-               ) -> Iterator[None]:
-    """`frame` readable by SQL as table `name` for the block's statements only."""
+def registered(connection: duckdb.DuckDBPyConnection, name: str,
+               frame: pl.DataFrame | object) -> Iterator[None]:
+    """`frame` (a polars frame, or Arrow such as arrow_view gives) readable by SQL as table
+    `name` for the block's statements only."""
     connection.register(name, frame)
     try:
         yield
